@@ -1,0 +1,305 @@
+"""Domain rows and vocabularies shared by every stage (pure: no I/O, no framework imports)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+HOURS_PER_MONTH = 730.0
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used for sorting and --fail-on."""
+        return {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}[self.value]
+
+
+class Confidence(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class FindingType(StrEnum):
+    IDLE_GPU = "idle_gpu"
+    OVERPROVISIONED_REPLICAS = "overprovisioned_replicas"
+    DARK_CAPACITY = "dark_capacity"
+    GPU_FRAGMENTATION = "gpu_fragmentation"
+    TIER_MISPLACEMENT = "tier_misplacement"
+    UNDERSIZED_GPU = "undersized_gpu"
+    OOM_EXPOSURE = "oom_exposure"
+    KV_CACHE_PRESSURE = "kv_cache_pressure"
+    KV_CACHE_OVERSIZED = "kv_cache_oversized"
+    CPU_GPU_IMBALANCE = "cpu_gpu_imbalance"
+    BURSTY_WITHOUT_AUTOSCALING = "bursty_without_autoscaling"
+    PENDING_GPU_WORKLOAD = "pending_gpu_workload"
+    OBSERVABILITY_GAP = "observability_gap"
+
+
+class FindingStatus(StrEnum):
+    NEW = "new"
+    ONGOING = "ongoing"
+    RESOLVED = "resolved"
+
+
+class Runtime(StrEnum):
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    TGI = "tgi"
+    TRITON = "triton"
+    UNKNOWN = "unknown"
+
+
+# Metric rows are long-format: one row per (series identity, signal, stat). The Prometheus
+# ingester and the snapshot file produce exactly these columns, so everything downstream is
+# indifferent to where metrics came from.
+METRIC_COLUMNS: tuple[str, ...] = (
+    "cluster",
+    "source",  # gpu | serving | container | traffic
+    "signal",
+    "stat",  # mean | p50 | p95 | p99 | max | min | increase | last | hNN (hour bucket of the window)
+    "namespace",
+    "pod",
+    "container",
+    "node",
+    "gpu_uuid",
+    "model",
+    "value",
+    "samples",  # samples behind the value; 0 means the series was absent
+)
+
+
+class Signal(StrEnum):
+    """Every metric signal the pipeline understands, independent of exporter/engine naming."""
+
+    GPU_UTIL = "gpu_util"  # 0-1, DCGM_FI_PROF_GR_ENGINE_ACTIVE or DCGM_FI_DEV_GPU_UTIL/100
+    GPU_FB_USED_MIB = "gpu_fb_used_mib"
+    GPU_FB_TOTAL_MIB = "gpu_fb_total_mib"  # used + free + reserved
+    GPU_POWER_W = "gpu_power_w"
+    KV_CACHE_USAGE = "kv_cache_usage"  # 0-1
+    REQUESTS_RUNNING = "requests_running"
+    REQUESTS_WAITING = "requests_waiting"
+    PREEMPTIONS = "preemptions"
+    PROMPT_TOKENS = "prompt_tokens"
+    GENERATION_TOKENS = "generation_tokens"
+    TTFT_SECONDS = "ttft_seconds"
+    ITL_SECONDS = "itl_seconds"
+    KV_POOL_TOKENS = "kv_pool_tokens"  # engine-reported KV pool size (vllm:cache_config_info)
+    REQUEST_RATE = "request_rate"  # requests/s; stat hNN = hour bucket
+    CPU_USAGE_CORES = "cpu_usage_cores"
+    CPU_THROTTLE_RATIO = "cpu_throttle_ratio"
+    MEMORY_WORKING_SET_BYTES = "memory_working_set_bytes"
+    RESTARTS = "restarts"
+    OOM_KILLED = "oom_killed"  # 1 when an OOMKilled termination fell inside the window
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRow:
+    cluster: str
+    source: str
+    signal: str
+    stat: str
+    value: float
+    samples: int
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
+    node: str = ""
+    gpu_uuid: str = ""
+    model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GpuNode:
+    """A Kubernetes node with the GPU facts, placement and price the detectors need."""
+
+    cluster: str
+    name: str
+    cloud: str
+    region: str
+    zone: str
+    instance_type: str
+    capacity_type: str  # on-demand | spot | reserved
+    gpu_model: str  # catalog key, e.g. H100-80GB; "" for CPU-only nodes
+    gpu_memory_gib: float
+    gpu_capacity: int
+    gpu_allocatable: int
+    gpu_allocated: int
+    ready: bool
+    schedulable: bool  # false when cordoned or carrying a NoSchedule/NoExecute taint
+    nodepool: str
+    hourly_cost_usd: float  # whole-node price per hour from the catalog (0 when unknown)
+    gpu_hour_usd: float  # hourly_cost_usd / gpu_capacity
+    price_basis: str  # which catalog row / override priced the node
+
+    @property
+    def gpu_free(self) -> int:
+        return max(0, self.gpu_allocatable - self.gpu_allocated)
+
+
+@dataclass(frozen=True, slots=True)
+class PodRow:
+    """One pod resolved to its controlling workload, with engine settings parsed from its spec."""
+
+    cluster: str
+    namespace: str
+    name: str
+    node: str
+    phase: str
+    workload_kind: str
+    workload: str
+    owner: str
+    runtime: str
+    model: str
+    image: str
+    container: str
+    gpus: int
+    tensor_parallel: int
+    gpu_memory_utilization: float | None
+    max_model_len: int | None
+    kv_cache_dtype: str
+    quantization: str
+    cpu_request: float
+    cpu_limit: float | None
+    memory_request_bytes: float
+    memory_limit_bytes: float | None
+    restarts: int
+    scheduled: bool
+    ready: bool
+    desired_replicas: int
+    has_autoscaler: bool
+    gpu_hint: str = ""  # GPU model the pod's nodeSelector asks for (places pending pods)
+    engine_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadMetrics:
+    """Window statistics of one workload, aggregated over its pods; None means not observed."""
+
+    gpu_samples: int = 0
+    gpu_util_mean: float | None = None
+    gpu_util_p95: float | None = None
+    gpu_fb_used_max_frac: float | None = None
+    serving_samples: int = 0
+    kv_usage_p95: float | None = None
+    kv_usage_max: float | None = None
+    kv_pool_tokens: float | None = None
+    requests_running_max: float | None = None
+    requests_waiting_max: float | None = None
+    preemptions: float | None = None
+    generation_tokens: float | None = None
+    ttft_p95_s: float | None = None
+    request_rate_peak: float | None = None
+    request_rate_mean: float | None = None
+    request_rate_trough: float | None = None
+    container_samples: int = 0
+    cpu_usage_p95: float | None = None
+    cpu_throttle_ratio: float | None = None
+    memory_ws_max_bytes: float | None = None
+    restarts: float | None = None
+    oom_killed: float | None = None
+    hours_covered: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One model deployment: its pods, where they run, what it costs and how it behaved."""
+
+    cluster: str
+    namespace: str
+    kind: str
+    name: str
+    owner: str
+    runtime: str
+    model: str
+    container: str
+    gpu_model: str
+    gpu_memory_gib: float
+    replicas: int  # desired (spec) replicas
+    running_pods: int
+    pending_pods: int
+    gpus_per_replica: int
+    tensor_parallel: int
+    gpu_memory_utilization: float | None
+    max_model_len: int | None
+    kv_cache_dtype: str
+    quantization: str
+    cpu_request: float
+    cpu_limit: float | None
+    memory_request_bytes: float
+    memory_limit_bytes: float | None
+    has_autoscaler: bool
+    cloud: str
+    region: str
+    capacity_type: str
+    gpu_hour_usd: float
+    hourly_cost_usd: float  # GPUs held by running pods × GPU-hour price
+    price_basis: str
+    nodes: tuple[str, ...]
+    engine_args: tuple[str, ...] = ()
+    metrics: WorkloadMetrics = field(default_factory=WorkloadMetrics)
+
+    @property
+    def monthly_cost_usd(self) -> float:
+        return self.hourly_cost_usd * HOURS_PER_MONTH
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}/{self.namespace}/{self.kind}/{self.name}"
+
+
+def finding_id(*, cluster: str, namespace: str, kind: str, name: str, type_: str) -> str:
+    """Stable across nights: the same problem on the same object keeps its id."""
+    raw = "\x1f".join((cluster, namespace, kind, name, type_))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    finding_id: str
+    assessment_date: date
+    type: FindingType
+    severity: Severity
+    confidence: Confidence
+    cluster: str
+    namespace: str
+    workload_kind: str
+    workload: str
+    model: str
+    gpu_model: str
+    owner: str
+    title: str
+    explanation: str
+    evidence: dict[str, Any]
+    monthly_waste_usd: float
+    monthly_at_risk_usd: float
+    first_seen: date
+    status: FindingStatus = FindingStatus.NEW
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    recommendation_id: str
+    finding_id: str
+    assessment_date: date
+    action: str  # scale_replicas | move_gpu_tier | set_engine_arg | set_resources | ...
+    cluster: str
+    namespace: str
+    target_kind: str
+    target_name: str
+    patch: dict[str, Any]
+    inverse_patch: dict[str, Any]
+    rationale: str
+    expected_monthly_savings_usd: float
+    expected_risk_change: str
+    status: str = "pending"

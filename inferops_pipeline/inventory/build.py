@@ -1,0 +1,178 @@
+"""Model stage (pure): node facts + pods + prices → GpuNodes; pods + nodes + metric rows → Workloads."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from inferops_pipeline.domain import GpuNode, MetricRow, PodRow, Signal, Workload, WorkloadMetrics
+from inferops_pipeline.inventory.nodes import NodeFacts
+
+# NodeFacts → (hourly price of the whole node, basis naming the catalog row or override)
+NodePricer = Callable[[NodeFacts], tuple[float, str]]
+
+
+def build_gpu_nodes(facts: Iterable[NodeFacts], pods: Iterable[PodRow], *, price: NodePricer) -> list[GpuNode]:
+    allocated: dict[tuple[str, str], int] = defaultdict(int)
+    for pod in pods:
+        if pod.scheduled:
+            allocated[(pod.cluster, pod.node)] += pod.gpus
+    nodes = []
+    for fact in facts:
+        if fact.gpu_capacity <= 0:
+            continue
+        hourly, basis = price(fact)
+        nodes.append(
+            GpuNode(
+                cluster=fact.cluster,
+                name=fact.name,
+                cloud=fact.cloud,
+                region=fact.region,
+                zone=fact.zone,
+                instance_type=fact.instance_type,
+                capacity_type=fact.capacity_type,
+                gpu_model=fact.gpu_model,
+                gpu_memory_gib=fact.gpu_memory_gib,
+                gpu_capacity=fact.gpu_capacity,
+                gpu_allocatable=fact.gpu_allocatable,
+                gpu_allocated=allocated[(fact.cluster, fact.name)],
+                ready=fact.ready,
+                schedulable=fact.schedulable,
+                nodepool=fact.nodepool,
+                hourly_cost_usd=hourly,
+                gpu_hour_usd=hourly / fact.gpu_capacity,
+                price_basis=basis,
+            )
+        )
+    return nodes
+
+
+@dataclass(frozen=True, slots=True)
+class _Stat:
+    value: float
+    samples: int
+
+
+class MetricIndex:
+    """Metric rows indexed by (cluster, namespace, pod) so a workload gathers its pods' series cheaply."""
+
+    def __init__(self, rows: Iterable[MetricRow]) -> None:
+        self._by_pod: dict[tuple[str, str, str], list[MetricRow]] = defaultdict(list)
+        for row in rows:
+            if row.pod:
+                self._by_pod[(row.cluster, row.namespace, row.pod)].append(row)
+
+    def for_pods(self, pods: Sequence[PodRow]) -> list[MetricRow]:
+        return [row for pod in pods for row in self._by_pod.get((pod.cluster, pod.namespace, pod.name), ())]
+
+
+def _values(rows: Sequence[MetricRow], signal: Signal, stat: str) -> list[_Stat]:
+    return [_Stat(r.value, r.samples) for r in rows if r.signal == signal.value and r.stat == stat and r.samples > 0]
+
+
+def _agg(stats: Sequence[_Stat], how: Callable[[list[float]], float]) -> float | None:
+    return how([s.value for s in stats]) if stats else None
+
+
+def workload_metrics(rows: Sequence[MetricRow]) -> WorkloadMetrics:
+    """Aggregate pod/GPU series of one workload: means average over GPUs, peaks take the worst pod."""
+    mean, peak, total = statistics.fmean, max, sum
+    util_mean = _values(rows, Signal.GPU_UTIL, "mean")
+    fb_used = {r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_USED_MIB.value and r.stat == "max" and r.samples}
+    fb_total = {r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_TOTAL_MIB.value and r.stat == "max" and r.samples}
+    fb_fracs = [fb_used[u] / fb_total[u] for u in fb_used if fb_total.get(u)]
+    hourly: dict[str, float] = defaultdict(float)
+    for row in rows:
+        if row.signal == Signal.REQUEST_RATE.value and row.stat.startswith("h") and row.samples:
+            hourly[row.stat] += row.value
+    serving = _values(rows, Signal.KV_CACHE_USAGE, "p95") or _values(rows, Signal.REQUESTS_RUNNING, "max")
+    containers = _values(rows, Signal.MEMORY_WORKING_SET_BYTES, "max") or _values(rows, Signal.CPU_USAGE_CORES, "p95")
+    hours = [r.value for r in rows if r.signal == Signal.GPU_UTIL.value and r.stat == "hours" and r.samples]
+    return WorkloadMetrics(
+        gpu_samples=sum(s.samples for s in util_mean),
+        gpu_util_mean=_agg(util_mean, mean),
+        gpu_util_p95=_agg(_values(rows, Signal.GPU_UTIL, "p95"), mean),
+        gpu_fb_used_max_frac=max(fb_fracs) if fb_fracs else None,
+        serving_samples=sum(s.samples for s in serving),
+        kv_usage_p95=_agg(_values(rows, Signal.KV_CACHE_USAGE, "p95"), peak),
+        kv_usage_max=_agg(_values(rows, Signal.KV_CACHE_USAGE, "max"), peak),
+        kv_pool_tokens=_agg(_values(rows, Signal.KV_POOL_TOKENS, "max"), peak),
+        requests_running_max=_agg(_values(rows, Signal.REQUESTS_RUNNING, "max"), peak),
+        requests_waiting_max=_agg(_values(rows, Signal.REQUESTS_WAITING, "max"), peak),
+        preemptions=_agg(_values(rows, Signal.PREEMPTIONS, "increase"), total),
+        generation_tokens=_agg(_values(rows, Signal.GENERATION_TOKENS, "increase"), total),
+        ttft_p95_s=_agg(_values(rows, Signal.TTFT_SECONDS, "p95"), peak),
+        request_rate_peak=max(hourly.values()) if hourly else None,
+        request_rate_mean=statistics.fmean(hourly.values()) if hourly else None,
+        request_rate_trough=min(hourly.values()) if hourly else None,
+        container_samples=sum(s.samples for s in containers),
+        cpu_usage_p95=_agg(_values(rows, Signal.CPU_USAGE_CORES, "p95"), peak),
+        cpu_throttle_ratio=_agg(_values(rows, Signal.CPU_THROTTLE_RATIO, "mean"), peak),
+        memory_ws_max_bytes=_agg(_values(rows, Signal.MEMORY_WORKING_SET_BYTES, "max"), peak),
+        restarts=_agg(_values(rows, Signal.RESTARTS, "increase"), total),
+        oom_killed=_agg(_values(rows, Signal.OOM_KILLED, "max"), peak),
+        hours_covered=max(hours) if hours else float(len(hourly)),
+    )
+
+
+def _first(values: Iterable[float | int | None]) -> float | None:
+    return next((float(v) for v in values if v is not None), None)
+
+
+def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: Iterable[MetricRow]) -> list[Workload]:
+    by_node = {(n.cluster, n.name): n for n in nodes}
+    index = MetricIndex(metrics)
+    groups: dict[tuple[str, str, str, str], list[PodRow]] = defaultdict(list)
+    for pod in pods:
+        groups[(pod.cluster, pod.namespace, pod.workload_kind, pod.workload)].append(pod)
+    workloads = []
+    for (cluster, namespace, kind, name), members in sorted(groups.items()):
+        running = [p for p in members if p.scheduled]
+        placed = [by_node[(p.cluster, p.node)] for p in running if (p.cluster, p.node) in by_node]
+        # Pending pods have no node: price them like the cluster's nodes of the GPU they ask for.
+        hint = next((p.gpu_hint for p in members if p.gpu_hint), "")
+        peers = placed or [n for n in nodes if n.cluster == cluster and n.gpu_model == hint] or [n for n in nodes if n.cluster == cluster]
+        reference = placed[0] if placed else (peers[0] if peers else None)
+        gpu_hour = statistics.fmean(n.gpu_hour_usd for n in peers) if peers else 0.0
+        hourly = sum(p.gpus * by_node[(p.cluster, p.node)].gpu_hour_usd for p in running if (p.cluster, p.node) in by_node)
+        lead = running[0] if running else members[0]
+        workloads.append(
+            Workload(
+                cluster=cluster,
+                namespace=namespace,
+                kind=kind,
+                name=name,
+                owner=lead.owner,
+                runtime=lead.runtime,
+                model=lead.model,
+                container=lead.container,
+                gpu_model=reference.gpu_model if reference else hint,
+                gpu_memory_gib=reference.gpu_memory_gib if reference else 0.0,
+                replicas=lead.desired_replicas,
+                running_pods=len(running),
+                pending_pods=len(members) - len(running),
+                gpus_per_replica=lead.gpus,
+                tensor_parallel=lead.tensor_parallel,
+                gpu_memory_utilization=lead.gpu_memory_utilization,
+                max_model_len=lead.max_model_len,
+                kv_cache_dtype=lead.kv_cache_dtype,
+                quantization=lead.quantization,
+                cpu_request=lead.cpu_request,
+                cpu_limit=lead.cpu_limit,
+                memory_request_bytes=lead.memory_request_bytes,
+                memory_limit_bytes=_first(p.memory_limit_bytes for p in members),
+                has_autoscaler=lead.has_autoscaler,
+                cloud=reference.cloud if reference else "",
+                region=reference.region if reference else "",
+                capacity_type=reference.capacity_type if reference else "on-demand",
+                gpu_hour_usd=gpu_hour,
+                hourly_cost_usd=hourly,
+                price_basis=reference.price_basis if reference else "no GPU node in cluster to price against",
+                nodes=tuple(sorted({p.node for p in running})),
+                engine_args=lead.engine_args,
+                metrics=workload_metrics(index.for_pods(members)),
+            )
+        )
+    return workloads

@@ -1,0 +1,2 @@
+-- the last link of the audit chain
+select seq, hash from audit_log order by seq desc limit 1;

@@ -1,0 +1,2 @@
+-- every workloads row of one assessment date
+select * from workloads where assessment_date = $assessment_date;
