@@ -89,9 +89,9 @@ class Settings(_Strict):
     window: str = Field("24h", description="Metrics window ending at the assessment time (e.g. 24h, 7d).")
     at: datetime | None = Field(None, description="Window end (ISO time); default now.")
     clusters: list[ClusterConfig] = Field(min_length=1)
-    pricing: PricingConfig = Field(default_factory=PricingConfig)
-    thresholds: Thresholds = Field(default_factory=Thresholds)
-    remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+    pricing: PricingConfig = Field(default_factory=lambda: PricingConfig())
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
+    remediation: RemediationConfig = Field(default_factory=lambda: RemediationConfig())
     owner_labels: list[str] = Field(
         default_factory=lambda: ["team", "owner", "app.kubernetes.io/part-of"],
         description="Workload/namespace labels naming the team that gets paged, first match wins.",

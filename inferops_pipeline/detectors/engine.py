@@ -38,6 +38,10 @@ def settle(candidates: Iterable[Candidate]) -> list[Candidate]:
         if risk > 0:
             risk = 0.0 if c.budget_key in risk_claimed else risk
             risk_claimed.add(c.budget_key)
+        claimed = c.monthly_waste_usd + c.monthly_at_risk_usd
+        if claimed > 0 and waste + risk == 0:
+            # An earlier (more fundamental) finding already explains every dollar of this one.
+            continue
         evidence = c.evidence
         if waste < c.monthly_waste_usd or risk < c.monthly_at_risk_usd:
             evidence = {**c.evidence, "dollars_already_counted_by_earlier_finding": True}

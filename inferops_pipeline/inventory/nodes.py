@@ -8,6 +8,7 @@ from typing import Any
 
 from inferops_pipeline.catalog.gpus import normalize_gpu_name
 from inferops_pipeline.inventory.quantity import parse_quantity
+from inferops_pipeline.settings import ConfigError
 
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 
@@ -15,7 +16,7 @@ GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 InstanceGpuLookup = Callable[[str, str, str], tuple[str, int, float] | None]
 
 
-class NodeError(ValueError):
+class NodeError(ConfigError):
     """A node whose GPU cannot be identified; the message names the node and what was seen."""
 
 

@@ -1,4 +1,4 @@
--- the price rows in force on each assessment date (bundled catalog + overrides), with their sources
+-- the price rows in force on each assessment date (bundled catalog, discount, overrides) with their sources
 create table if not exists price_catalog (
     assessment_date date not null,
     cloud varchar not null,
@@ -7,12 +7,18 @@ create table if not exists price_catalog (
     gpu_model varchar not null,
     gpu_count double not null,
     gpu_memory_gib double,
+    gpu_memory_total_gib double,
     vcpus double,
     memory_gib double,
-    price_ondemand_usd_hr double not null,
-    price_spot_usd_hr double,
-    price_commit_1yr_usd_hr double,
-    price_commit_3yr_usd_hr double,
+    ondemand_usd_hr double not null,
+    spot_usd_hr double,
+    commit_1yr_usd_hr double,
+    commit_3yr_usd_hr double,
+    per_gpu_ondemand_usd_hr double,
     source varchar not null,
-    snapshot_date varchar not null
+    snapshot_date date,
+    notes varchar,
+    override varchar,
+    discount_pct double,
+    region_fallback_from varchar
 );

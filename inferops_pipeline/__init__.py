@@ -1,0 +1,1 @@
+"""inferops_pipeline: nightly assessment of Kubernetes GPU inference fleets."""

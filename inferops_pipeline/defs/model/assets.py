@@ -1,0 +1,84 @@
+"""Model assets: GPU nodes with allocation and price, and one row per model deployment with its metrics."""
+
+
+from datetime import date
+
+import dagster as dg
+
+from inferops_pipeline.defs.convert import markdown_preview, metric_rows, pod_rows, rows_to, to_frame
+from inferops_pipeline.defs.partitions import daily
+from inferops_pipeline.defs.resources import InferopsResource
+from inferops_pipeline.domain import GpuNode
+from inferops_pipeline.inventory.build import build_gpu_nodes, build_workloads
+from inferops_pipeline.inventory.nodes import NodeFacts
+from inferops_pipeline.sources.pricing import load_price_catalog
+
+GROUP = "model"
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    pool="warehouse",
+    deps=["k8s_nodes", "k8s_workloads", "price_catalog"],
+    description="GPU nodes with allocatable vs allocated GPUs (from scheduled pods) and the hourly price that applies "
+    "to their instance type and capacity type, with the catalog row or override it came from.",
+)
+def gpu_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
+    day = date.fromisoformat(context.partition_key)
+    pricing = inferops.settings.pricing
+    prices = load_price_catalog(overrides=pricing.overrides, discount_pct=pricing.discount_pct)
+
+    def price(fact: NodeFacts) -> tuple[float, str]:
+        found = prices.lookup(cloud=fact.cloud, region=fact.region, instance_type=fact.instance_type)
+        if found is not None:
+            return found[0].hourly(fact.capacity_type)
+        per_gpu = prices.cheapest_gpu_hour(cloud=fact.cloud, region=fact.region, gpu_model=fact.gpu_model, capacity_type=fact.capacity_type)
+        if per_gpu is None:
+            return 0.0, f"no price for {fact.cloud}/{fact.region}/{fact.instance_type or fact.gpu_model}"
+        return per_gpu[0] * fact.gpu_capacity, f"per-GPU {per_gpu[1]}"
+
+    with inferops.warehouse() as wh:
+        facts = rows_to(NodeFacts, wh.frame_on("k8s_nodes", day))
+        pods = pod_rows(wh.frame_on("k8s_workloads", day))
+        nodes = build_gpu_nodes(facts, pods, price=price)
+        frame = to_frame(nodes)
+        if not frame.empty:
+            frame["gpu_free"] = [n.gpu_free for n in nodes]
+        wh.replace_date("gpu_nodes", day, frame)
+    monthly = float(frame["hourly_cost_usd"].sum() * 730) if not frame.empty else 0.0
+    return dg.MaterializeResult(
+        metadata={
+            "gpu_nodes": len(frame),
+            "gpus": int(frame["gpu_capacity"].sum()) if not frame.empty else 0,
+            "free_gpus": int(frame["gpu_free"].sum()) if not frame.empty else 0,
+            "monthly_gpu_spend_usd": dg.MetadataValue.float(round(monthly, 2)),
+            "unpriced_nodes": int((frame["hourly_cost_usd"] == 0).sum()) if not frame.empty else 0,
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    pool="warehouse",
+    deps=["k8s_workloads", "gpu_nodes", "gpu_metrics", "serving_metrics", "container_metrics", "model_catalog", "gpu_catalog"],
+    description="One row per model deployment: runtime, model, GPUs per replica, replicas running/pending, engine "
+    "settings, hourly cost from its nodes, and its window metrics aggregated over its pods.",
+)
+def workloads(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
+    day = date.fromisoformat(context.partition_key)
+    with inferops.warehouse() as wh:
+        nodes = rows_to(GpuNode, wh.frame_on("gpu_nodes", day))
+        pods = pod_rows(wh.frame_on("k8s_workloads", day))
+        built = build_workloads(pods, nodes, metric_rows(wh.frame_on("metrics", day)))
+        frame = to_frame(built)
+        wh.replace_date("workloads", day, frame)
+    return dg.MaterializeResult(
+        metadata={
+            "workloads": len(frame),
+            "monthly_cost_usd": dg.MetadataValue.float(round(float(frame["monthly_cost_usd"].sum()), 2) if not frame.empty else 0.0),
+            "without_gpu_metrics": sum(1 for w in built if w.running_pods and not w.metrics.gpu_samples),
+            "preview": dg.MetadataValue.md(markdown_preview(frame[["cluster", "namespace", "name", "runtime", "gpu_model", "replicas", "monthly_cost_usd"]] if not frame.empty else frame)),
+        }
+    )
