@@ -1,0 +1,23 @@
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+$(BIN)/inferops: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+.PHONY: demo test ui bench
+demo: $(BIN)/inferops  ## install, then assess the bundled demo fleet
+	$(BIN)/inferops assess --demo
+
+test: $(BIN)/inferops  ## install test dependencies, then run the suite and the import contract
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q
+
+ui: $(BIN)/inferops  ## Dagster UI on the demo fleet
+	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/.dagster_home} sh -c 'mkdir -p $$DAGSTER_HOME && cp -n dagster.yaml $$DAGSTER_HOME/ ; $(BIN)/dagster dev -w workspace.yaml'
+
+bench: $(BIN)/inferops
+	@echo "no benchmarks yet (see issues 3 and 4)"

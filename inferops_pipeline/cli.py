@@ -1,0 +1,295 @@
+"""The `inferops` command: assess, findings, sql, report, audit verify, demo-fleet (DESIGN §3b)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from inferops_pipeline.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Assess Kubernetes GPU inference fleets.")
+audit_app = typer.Typer(help="Audit log commands.")
+app.add_typer(audit_app, name="audit")
+err = Console(stderr=True)
+EXIT_BAD_INPUT = 2
+EXIT_FINDINGS = 3
+SEVERITIES = ["critical", "high", "medium", "low", "info"]
+GROUPS = ("ingest", "model", "findings", "recommendations")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """Dagster wraps an asset's exception; the user needs the original one-liner."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConfigError):
+            return seen
+        user = getattr(seen, "user_exception", None)
+        seen = user if isinstance(user, BaseException) else seen.__cause__
+    return exc
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
+    import dagster as dg
+
+    from inferops_pipeline.definitions import ALL_ASSETS
+    from inferops_pipeline.defs.resources import InferopsResource
+
+    partition = (at - timedelta(seconds=1)).date().isoformat()
+    resources = {"inferops": InferopsResource(config_path=str(config_path), at=at.isoformat(), warehouse_path=str(warehouse))}
+    instance = dg.DagsterInstance.ephemeral()
+    with err.status("assessing…") as status:
+        for group in GROUPS:
+            status.update(f"[bold]{group}[/]…")
+            selection = dg.AssetSelection.groups(group)
+            result = dg.materialize(ALL_ASSETS, selection=selection, partition_key=partition, resources=resources, instance=instance, raise_on_error=False, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+            if not result.success:
+                failure = next((e for e in result.all_events if e.is_step_failure), None)
+                error = failure.step_failure_data.error if failure and failure.step_failure_data else None
+                cause = error.cause if error and error.cause else error
+                message = (cause.message.strip().splitlines()[-1] if cause else "unknown failure")
+                if error and any(n in (error.message + (error.cause.message if error.cause else "")) for n in ("ConfigError", "SnapshotError", "NodeError")):
+                    raise _fail(message.split(": ", 1)[-1] if message.startswith(("inferops_pipeline", "ConfigError", "SnapshotError", "NodeError")) else message)
+                err.print(f"[bold red]error:[/] {group} failed: {message}")
+                raise typer.Exit(1)
+            err.print(f"[green]✓[/] {group}")
+    return partition
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -> dict[str, Any]:
+    from inferops_pipeline.warehouse import Warehouse, connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        wh = Warehouse(con)
+        day = date.fromisoformat(partition)
+        findings = wh.frame_on("findings", day)
+        recs = wh.frame_on("recommendations", day)
+        workloads = wh.frame_on("workloads", day)
+    finally:
+        con.close()
+    findings = findings[findings["status"] != "resolved"]
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    findings = findings.assign(_rank=findings["severity"].map(rank), _usd=findings["monthly_waste_usd"] + findings["monthly_at_risk_usd"])
+    findings = findings.sort_values(["_rank", "_usd"], ascending=[True, False]).drop(columns=["_rank", "_usd"])
+    records = []
+    for r in findings.to_dict(orient="records"):
+        r["evidence"] = json.loads(r["evidence"]) if isinstance(r["evidence"], str) else r["evidence"]
+        r.pop("assessment_date", None)
+        records.append(r | {"assessment_date": partition, "first_seen": str(r["first_seen"])})
+    rec_records = []
+    for r in recs.to_dict(orient="records"):
+        r["patch"], r["inverse_patch"] = json.loads(r["patch"]), json.loads(r["inverse_patch"])
+        rec_records.append(r | {"assessment_date": partition})
+    by_type: dict[str, dict[str, float]] = {}
+    for r in records:
+        entry = by_type.setdefault(r["type"], {"count": 0, "monthly_waste_usd": 0.0, "monthly_at_risk_usd": 0.0})
+        entry["count"] += 1
+        entry["monthly_waste_usd"] = round(entry["monthly_waste_usd"] + r["monthly_waste_usd"], 2)
+        entry["monthly_at_risk_usd"] = round(entry["monthly_at_risk_usd"] + r["monthly_at_risk_usd"], 2)
+    running = workloads[workloads["running_pods"] > 0] if not workloads.empty else workloads
+    gaps = sum(1 for r in records if r["type"] == "observability_gap")
+    return {
+        "assessment": {
+            "at": at.isoformat(),
+            "window": settings.window,
+            "clusters": [c.name for c in settings.clusters],
+            "coverage": {"workloads": int(len(running)), "workloads_with_metrics": int(len(running)) - gaps},
+        },
+        "findings": records,
+        "recommendations": rec_records,
+        "totals": {
+            "monthly_waste_usd": round(sum(r["monthly_waste_usd"] for r in records), 2),
+            "monthly_at_risk_usd": round(sum(r["monthly_at_risk_usd"] for r in records), 2),
+            "by_type": by_type,
+        },
+    }
+
+
+def _print(report: dict[str, Any], output: str, out: Path | None) -> None:
+    columns = ["severity", "type", "cluster", "namespace", "workload", "gpu_model", "monthly_waste_usd", "monthly_at_risk_usd", "title"]
+    frame = pd.DataFrame(report["findings"], columns=[*columns, "finding_id"])
+    if output == "json":
+        text = json.dumps(report, indent=2, default=str)
+    elif output == "csv":
+        text = frame.to_csv(index=False)
+    elif output == "markdown":
+        text = frame[columns].to_markdown(index=False)
+    else:
+        console = Console(file=out.open("w") if out else sys.stdout, width=200 if out else None)
+        table = Table(title=f"{len(frame)} findings · window {report['assessment']['window']} ending {report['assessment']['at']}")
+        for column in ("severity", "type", "cluster/namespace/workload", "GPU", "waste $/mo", "at risk $/mo", "title"):
+            table.add_column(column, justify="right" if "$" in column else "left", overflow="fold")
+        for r in report["findings"]:
+            table.add_row(r["severity"], r["type"], f"{r['cluster']}/{r['namespace']}/{r['workload']}", r["gpu_model"], _money(r["monthly_waste_usd"]), _money(r["monthly_at_risk_usd"]), r["title"])
+        totals = report["totals"]
+        table.add_section()
+        table.add_row("", "total", "", "", _money(totals["monthly_waste_usd"]), _money(totals["monthly_at_risk_usd"]), "")
+        console.print(table)
+        return
+    if out:
+        out.write_text(text)
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def assess(
+    config: Annotated[Path | None, typer.Option(help="inferops.yaml")] = None,
+    demo: Annotated[bool, typer.Option(help="Assess the bundled demo fleet (no cluster, no network).")] = False,
+    at: Annotated[str | None, typer.Option(help="Window end, ISO time (default: now, or the config's `at`).")] = None,
+    output: Annotated[str, typer.Option(help="table|json|csv|markdown")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write the output to this file.")] = None,
+    fail_on: Annotated[str | None, typer.Option(help="Exit 3 when a finding at or above this severity exists.")] = None,
+) -> None:
+    """Run ingest → model → findings → recommendations in-process and print the findings."""
+    if output not in {"table", "json", "csv", "markdown"}:
+        raise _fail(f"--output {output!r}: expected table, json, csv or markdown")
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise _fail(f"--fail-on {fail_on!r}: expected one of {', '.join(SEVERITIES)}")
+    scratch = None
+    if demo:
+        from inferops_pipeline.defs.resources import demo_config_path
+
+        scratch = tempfile.TemporaryDirectory(prefix="inferops-demo-")
+        config = demo_config_path(Path(scratch.name) / "fleet")
+    elif config is None:
+        raise _fail("pass --config FILE or --demo")
+    settings = _settings(config)
+    try:
+        end = datetime.fromisoformat(at) if at else settings.window_end()
+    except ValueError:
+        raise _fail(f"--at {at!r}: not an ISO time") from None
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    warehouse = Path(scratch.name) / "warehouse.duckdb" if scratch else settings.warehouse
+    assert config is not None
+    partition = _run_graph(config, warehouse, end)
+    report = _report(warehouse, partition, settings, end)
+    _print(report, output, out)
+    if scratch:
+        scratch.cleanup()
+    if fail_on and any(SEVERITIES.index(f["severity"]) <= SEVERITIES.index(fail_on) for f in report["findings"]):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def findings(
+    config: Annotated[Path | None, typer.Option(help="inferops.yaml")] = None,
+    since: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default 30 days ago.")] = None,
+    type: Annotated[str | None, typer.Option("--type", help="Only this finding type.")] = None,
+    output: Annotated[str, typer.Option(help="table|json|csv|markdown")] = "table",
+) -> None:
+    """Findings history from the warehouse."""
+    from inferops_pipeline.warehouse import Warehouse, connect
+
+    settings = _settings(config)
+    if not settings.warehouse.exists():
+        raise _fail(f"{settings.warehouse}: warehouse not found (run `inferops assess` first)")
+    try:
+        first = date.fromisoformat(since) if since else date.today() - timedelta(days=30)
+    except ValueError:
+        raise _fail(f"--since {since!r}: not a date (YYYY-MM-DD)") from None
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        frame = Warehouse(con).query("queries/findings_since", since=first, type=type)
+    finally:
+        con.close()
+    _print_frame(frame, output)
+
+
+def _print_frame(frame: pd.DataFrame, output: str) -> None:
+    if output == "json":
+        typer.echo(frame.to_json(orient="records", date_format="iso", indent=2))
+    elif output == "csv":
+        typer.echo(frame.to_csv(index=False))
+    elif output == "markdown":
+        typer.echo(frame.to_markdown(index=False))
+    else:
+        table = Table()
+        for column in frame.columns:
+            table.add_column(str(column), overflow="fold")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(str(v) for v in row))
+        Console().print(table)
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="A read-only SQL statement, e.g. 'select * from findings_history'.")],
+    config: Annotated[Path | None, typer.Option(help="inferops.yaml")] = None,
+    output: Annotated[str, typer.Option(help="table|json|csv|markdown")] = "table",
+) -> None:
+    """Read-only SQL over the warehouse (tables and the findings_history / fleet_daily views)."""
+    import duckdb
+
+    from inferops_pipeline.warehouse import read_only_query
+
+    settings = _settings(config)
+    if not settings.warehouse.exists():
+        raise _fail(f"{settings.warehouse}: warehouse not found (run `inferops assess` first)")
+    try:
+        frame = read_only_query(settings.warehouse, statement)
+    except duckdb.Error as exc:
+        raise _fail(f"sql: {str(exc).splitlines()[0]}") from None
+    _print_frame(frame, output)
+
+
+@audit_app.command("verify")
+def audit_verify(config: Annotated[Path | None, typer.Option(help="inferops.yaml")] = None) -> None:
+    """Recompute the audit hash chain and name the first broken row."""
+    from inferops_pipeline.audit import verify
+    from inferops_pipeline.warehouse import Warehouse, connect
+
+    settings = _settings(config)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        checked, broken, reason = verify(Warehouse(con))
+    finally:
+        con.close()
+    if broken is not None:
+        err.print(f"[bold red]audit chain broken at seq {broken}:[/] {reason} ({checked} rows)")
+        raise typer.Exit(1)
+    typer.echo(f"audit chain ok: {checked} rows")
+
+
+@app.command("demo-fleet")
+def demo_fleet(
+    out: Annotated[Path, typer.Option(help="Directory to write the fleet into.")],
+    seed: Annotated[int, typer.Option(help="Random seed (the fleet design is fixed; the seed varies noise and names).")] = 7,
+) -> None:
+    """Write the synthetic fleet: inventory snapshot, metrics snapshot, OpenMetrics for promtool, ground truth."""
+    from inferops_pipeline.demo.fleet import generate, write_fleet
+
+    fleet = generate(seed=seed)
+    paths = write_fleet(fleet, out)
+    typer.echo(f"{len(fleet.inventory)} clusters, {fleet.nodes} nodes, {fleet.gpus} GPUs, {fleet.workloads} workloads, {len(fleet.ground_truth['problems'])} injected problems")
+    for name, path in paths.items():
+        typer.echo(f"  {name}: {path}")
+
+
+if __name__ == "__main__":
+    app()
