@@ -31,15 +31,8 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    """Dagster wraps an asset's exception; the user needs the original one-liner."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConfigError):
-            return seen
-        user = getattr(seen, "user_exception", None)
-        seen = user if isinstance(user, BaseException) else seen.__cause__
-    return exc
+# Asset failures arrive as Dagster's serialized errors; these classes mean "bad input" (exit 2).
+_BAD_INPUT_ERRORS = {"ConfigError", "SnapshotError", "NodeError"}
 
 
 def _settings(config: Path | None) -> Settings:
@@ -49,6 +42,13 @@ def _settings(config: Path | None) -> Settings:
         raise _fail(str(exc)) from None
 
 
+def _settings_with_warehouse(config: Path | None) -> Settings:
+    settings = _settings(config)
+    if not settings.warehouse.exists():
+        raise _fail(f"{settings.warehouse}: warehouse not found (run `inferops assess` first)")
+    return settings
+
+
 def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
     import dagster as dg
 
@@ -56,20 +56,32 @@ def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
     from inferops_pipeline.defs.resources import InferopsResource
 
     partition = (at - timedelta(seconds=1)).date().isoformat()
-    resources = {"inferops": InferopsResource(config_path=str(config_path), at=at.isoformat(), warehouse_path=str(warehouse))}
+    resources = {
+        "inferops": InferopsResource(config_path=str(config_path), at=at.isoformat(), warehouse_path=str(warehouse))
+    }
     instance = dg.DagsterInstance.ephemeral()
     with err.status("assessing…") as status:
         for group in GROUPS:
             status.update(f"[bold]{group}[/]…")
             selection = dg.AssetSelection.groups(group)
-            result = dg.materialize(ALL_ASSETS, selection=selection, partition_key=partition, resources=resources, instance=instance, raise_on_error=False, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+            result = dg.materialize(
+                ALL_ASSETS,
+                selection=selection,
+                partition_key=partition,
+                resources=resources,
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            )
             if not result.success:
                 failure = next((e for e in result.all_events if e.is_step_failure), None)
                 error = failure.step_failure_data.error if failure and failure.step_failure_data else None
-                cause = error.cause if error and error.cause else error
-                message = (cause.message.strip().splitlines()[-1] if cause else "unknown failure")
-                if error and any(n in (error.message + (error.cause.message if error.cause else "")) for n in ("ConfigError", "SnapshotError", "NodeError")):
-                    raise _fail(message.split(": ", 1)[-1] if message.startswith(("inferops_pipeline", "ConfigError", "SnapshotError", "NodeError")) else message)
+                # Dagster wraps the asset's exception; the user needs the original one-liner.
+                while error is not None and error.cause is not None and error.cls_name not in _BAD_INPUT_ERRORS:
+                    error = error.cause
+                message = error.message.strip().splitlines()[-1] if error else "unknown failure"
+                if error is not None and error.cls_name in _BAD_INPUT_ERRORS:
+                    raise _fail(message.split(": ", 1)[1] if message.startswith(f"{error.cls_name}: ") else message)
                 err.print(f"[bold red]error:[/] {group} failed: {message}")
                 raise typer.Exit(1)
             err.print(f"[green]✓[/] {group}")
@@ -94,7 +106,9 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
         con.close()
     findings = findings[findings["status"] != "resolved"]
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    findings = findings.assign(_rank=findings["severity"].map(rank), _usd=findings["monthly_waste_usd"] + findings["monthly_at_risk_usd"])
+    findings = findings.assign(
+        _rank=findings["severity"].map(rank), _usd=findings["monthly_waste_usd"] + findings["monthly_at_risk_usd"]
+    )
     findings = findings.sort_values(["_rank", "_usd"], ascending=[True, False]).drop(columns=["_rank", "_usd"])
     records = []
     for r in findings.to_dict(orient="records"):
@@ -131,7 +145,17 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
 
 
 def _print(report: dict[str, Any], output: str, out: Path | None) -> None:
-    columns = ["severity", "type", "cluster", "namespace", "workload", "gpu_model", "monthly_waste_usd", "monthly_at_risk_usd", "title"]
+    columns = [
+        "severity",
+        "type",
+        "cluster",
+        "namespace",
+        "workload",
+        "gpu_model",
+        "monthly_waste_usd",
+        "monthly_at_risk_usd",
+        "title",
+    ]
     frame = pd.DataFrame(report["findings"], columns=[*columns, "finding_id"])
     if output == "json":
         text = json.dumps(report, indent=2, default=str)
@@ -141,14 +165,26 @@ def _print(report: dict[str, Any], output: str, out: Path | None) -> None:
         text = frame[columns].to_markdown(index=False)
     else:
         console = Console(file=out.open("w") if out else sys.stdout, width=200 if out else None)
-        table = Table(title=f"{len(frame)} findings · window {report['assessment']['window']} ending {report['assessment']['at']}")
+        table = Table(
+            title=f"{len(frame)} findings · window {report['assessment']['window']} ending {report['assessment']['at']}"
+        )
         for column in ("severity", "type", "cluster/namespace/workload", "GPU", "waste $/mo", "at risk $/mo", "title"):
             table.add_column(column, justify="right" if "$" in column else "left", overflow="fold")
         for r in report["findings"]:
-            table.add_row(r["severity"], r["type"], f"{r['cluster']}/{r['namespace']}/{r['workload']}", r["gpu_model"], _money(r["monthly_waste_usd"]), _money(r["monthly_at_risk_usd"]), r["title"])
+            table.add_row(
+                r["severity"],
+                r["type"],
+                f"{r['cluster']}/{r['namespace']}/{r['workload']}",
+                r["gpu_model"],
+                _money(r["monthly_waste_usd"]),
+                _money(r["monthly_at_risk_usd"]),
+                r["title"],
+            )
         totals = report["totals"]
         table.add_section()
-        table.add_row("", "total", "", "", _money(totals["monthly_waste_usd"]), _money(totals["monthly_at_risk_usd"]), "")
+        table.add_row(
+            "", "total", "", "", _money(totals["monthly_waste_usd"]), _money(totals["monthly_at_risk_usd"]), ""
+        )
         console.print(table)
         return
     if out:
@@ -206,9 +242,7 @@ def findings(
     """Findings history from the warehouse."""
     from inferops_pipeline.warehouse import Warehouse, connect
 
-    settings = _settings(config)
-    if not settings.warehouse.exists():
-        raise _fail(f"{settings.warehouse}: warehouse not found (run `inferops assess` first)")
+    settings = _settings_with_warehouse(config)
     try:
         first = date.fromisoformat(since) if since else date.today() - timedelta(days=30)
     except ValueError:
@@ -248,9 +282,7 @@ def sql(
 
     from inferops_pipeline.warehouse import read_only_query
 
-    settings = _settings(config)
-    if not settings.warehouse.exists():
-        raise _fail(f"{settings.warehouse}: warehouse not found (run `inferops assess` first)")
+    settings = _settings_with_warehouse(config)
     try:
         frame = read_only_query(settings.warehouse, statement)
     except duckdb.Error as exc:
@@ -264,7 +296,7 @@ def audit_verify(config: Annotated[Path | None, typer.Option(help="inferops.yaml
     from inferops_pipeline.audit import verify
     from inferops_pipeline.warehouse import Warehouse, connect
 
-    settings = _settings(config)
+    settings = _settings_with_warehouse(config)
     con = connect(settings.warehouse, read_only=True)
     try:
         checked, broken, reason = verify(Warehouse(con))
@@ -279,14 +311,18 @@ def audit_verify(config: Annotated[Path | None, typer.Option(help="inferops.yaml
 @app.command("demo-fleet")
 def demo_fleet(
     out: Annotated[Path, typer.Option(help="Directory to write the fleet into.")],
-    seed: Annotated[int, typer.Option(help="Random seed (the fleet design is fixed; the seed varies noise and names).")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (the fleet design is fixed; the seed varies noise and names).")
+    ] = 7,
 ) -> None:
     """Write the synthetic fleet: inventory snapshot, metrics snapshot, OpenMetrics for promtool, ground truth."""
     from inferops_pipeline.demo.fleet import generate, write_fleet
 
     fleet = generate(seed=seed)
     paths = write_fleet(fleet, out)
-    typer.echo(f"{len(fleet.inventory)} clusters, {fleet.nodes} nodes, {fleet.gpus} GPUs, {fleet.workloads} workloads, {len(fleet.ground_truth['problems'])} injected problems")
+    typer.echo(
+        f"{len(fleet.inventory)} clusters, {fleet.nodes} nodes, {fleet.gpus} GPUs, {fleet.workloads} workloads, {len(fleet.ground_truth['problems'])} injected problems"
+    )
     for name, path in paths.items():
         typer.echo(f"  {name}: {path}")
 

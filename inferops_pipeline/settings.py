@@ -30,10 +30,14 @@ class KubernetesConfig(_Strict):
 
 
 class PrometheusConfig(_Strict):
-    snapshot: Path | None = Field(None, description="Metrics snapshot (parquet) written by demo-fleet / snapshot-metrics.")
+    snapshot: Path | None = Field(
+        None, description="Metrics snapshot (parquet) written by demo-fleet / snapshot-metrics."
+    )
     url: str | None = Field(None, description="Prometheus, Thanos Query or Mimir base URL.")
     headers_env: str | None = Field(None, description="Env var holding extra headers as JSON (e.g. auth).")
-    cluster_matcher: str | None = Field(None, description='Label matcher selecting this cluster in a shared Prometheus, e.g. cluster="prod-us".')
+    cluster_matcher: str | None = Field(
+        None, description='Label matcher selecting this cluster in a shared Prometheus, e.g. cluster="prod-us".'
+    )
     verify_tls: bool = True
     timeout_s: float = 120.0
 
@@ -54,22 +58,40 @@ class PricingConfig(_Strict):
 class Thresholds(_Strict):
     idle_gpu_util: float = Field(0.05, description="Mean GPU engine-active below this over the window is idle.")
     idle_gpu_util_p95: float = Field(0.10, description="...and p95 below this (no busy hours either).")
-    overprovisioned_util: float = Field(0.30, description="Peak-hour fleet utilisation per replica below this → too many replicas.")
-    overprovisioned_kv_p95: float = Field(0.30, description="KV-cache p95 below this corroborates replica overprovisioning.")
+    overprovisioned_util: float = Field(
+        0.30, description="Peak-hour fleet utilisation per replica below this → too many replicas."
+    )
+    overprovisioned_kv_p95: float = Field(
+        0.30, description="KV-cache p95 below this corroborates replica overprovisioning."
+    )
     min_replicas_to_shrink: int = Field(2, description="Never suggest scaling a workload below this many replicas.")
-    target_util_after_scale: float = Field(0.60, description="Per-replica peak utilisation targeted when sizing replicas.")
-    dark_capacity_min_gpus: int = Field(1, description="Free allocatable GPUs on a ready node at least this many → dark capacity.")
+    target_util_after_scale: float = Field(
+        0.60, description="Per-replica peak utilisation targeted when sizing replicas."
+    )
+    dark_capacity_min_gpus: int = Field(
+        1, description="Free allocatable GPUs on a ready node at least this many → dark capacity."
+    )
     tier_util_p95: float = Field(0.35, description="GPU p95 utilisation below this allows a smaller GPU tier.")
-    tier_fit_margin: float = Field(0.15, description="Required memory headroom on the smaller tier (fraction of its budget).")
-    undersized_fb_frac: float = Field(0.97, description="GPU framebuffer used above this fraction of total → undersized.")
+    tier_fit_margin: float = Field(
+        0.15, description="Required memory headroom on the smaller tier (fraction of its budget)."
+    )
+    undersized_fb_frac: float = Field(
+        0.97, description="GPU framebuffer used above this fraction of total → undersized."
+    )
     undersized_util_p95: float = Field(0.90, description="GPU p95 utilisation above this with queueing → undersized.")
-    oom_memory_frac: float = Field(0.90, description="Container working set above this fraction of its limit is OOM exposure.")
-    oom_restarts: int = Field(3, description="Restarts in the window at or above this count (with OOM) is OOM exposure.")
+    oom_memory_frac: float = Field(
+        0.90, description="Container working set above this fraction of its limit is OOM exposure."
+    )
+    oom_restarts: int = Field(
+        3, description="Restarts in the window at or above this count (with OOM) is OOM exposure."
+    )
     kv_pressure_p95: float = Field(0.90, description="KV-cache usage p95 above this is pressure.")
     kv_pressure_preemptions: float = Field(100.0, description="Preemptions in the window at or above this is pressure.")
     kv_pressure_waiting: float = Field(10.0, description="Max waiting requests at or above this corroborates pressure.")
     kv_oversized_max: float = Field(0.25, description="KV-cache max usage below this with a large pool is oversized.")
-    kv_oversized_util_p95: float = Field(0.40, description="...only when the GPU is also underused (else the pool does no harm).")
+    kv_oversized_util_p95: float = Field(
+        0.40, description="...only when the GPU is also underused (else the pool does no harm)."
+    )
     cpu_throttle_ratio: float = Field(0.25, description="CFS throttled-period ratio above this starves the engine.")
     cpu_starved_gpu_util: float = Field(0.50, description="...when GPU utilisation stays below this.")
     burst_peak_to_mean: float = Field(3.0, description="Hourly request-rate peak/mean above this is bursty.")

@@ -36,8 +36,20 @@ def append(wh: Warehouse, events: Iterable[AuditEvent], *, run_id: str) -> int:
         for e in events:
             ts = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
             payload = json.dumps(e.payload, sort_keys=True, default=str)
-            digest = _digest(prev_hash=prev, ts=ts, actor=e.actor, event=e.event, subject=e.subject, payload=payload, run_id=run_id)
-            wh.run("load/audit_append", ts=ts, actor=e.actor, event=e.event, subject=e.subject, payload=payload, run_id=run_id, prev_hash=prev, hash=digest)
+            digest = _digest(
+                prev_hash=prev, ts=ts, actor=e.actor, event=e.event, subject=e.subject, payload=payload, run_id=run_id
+            )
+            wh.run(
+                "load/audit_append",
+                ts=ts,
+                actor=e.actor,
+                event=e.event,
+                subject=e.subject,
+                payload=payload,
+                run_id=run_id,
+                prev_hash=prev,
+                hash=digest,
+            )
             prev = digest
             count += 1
     return count
@@ -48,9 +60,19 @@ def verify(wh: Warehouse) -> tuple[int, int | None, str]:
     rows = wh.query("queries/audit_all")
     prev = GENESIS
     for record in rows.to_dict(orient="records"):
-        ts = record["ts"].isoformat(timespec="microseconds") if hasattr(record["ts"], "isoformat") else str(record["ts"])
+        ts = (
+            record["ts"].isoformat(timespec="microseconds") if hasattr(record["ts"], "isoformat") else str(record["ts"])
+        )
         payload = json.dumps(json.loads(record["payload"]), sort_keys=True, default=str)
-        expected = _digest(prev_hash=prev, ts=ts, actor=record["actor"], event=record["event"], subject=record["subject"], payload=payload, run_id=record["run_id"])
+        expected = _digest(
+            prev_hash=prev,
+            ts=ts,
+            actor=record["actor"],
+            event=record["event"],
+            subject=record["subject"],
+            payload=payload,
+            run_id=record["run_id"],
+        )
         if record["prev_hash"] != prev:
             return len(rows), int(record["seq"]), "prev_hash does not match the previous row's hash"
         if record["hash"] != expected:

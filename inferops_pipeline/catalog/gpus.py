@@ -45,8 +45,27 @@ PRICE_KEY_TO_SPEC_KEY: dict[str, str] = {
 _MIB_PER_GIB = 1024
 _MEMORY_TOKEN = re.compile(r"^(\d+)GB$")
 # Decorations that never change which card it is: vendor prefixes, form factors, memory type.
-_NOISE = {"NVIDIA", "TESLA", "AMD", "INSTINCT", "GEFORCE", "QUADRO", "SXM", "SXM2", "SXM4", "SXM5",
-          "PCIE", "HBM2", "HBM2E", "HBM3", "HBM3E", "GDDR6", "MEGA", "SERVER", "EDITION"}
+_NOISE = {
+    "NVIDIA",
+    "TESLA",
+    "AMD",
+    "INSTINCT",
+    "GEFORCE",
+    "QUADRO",
+    "SXM",
+    "SXM2",
+    "SXM4",
+    "SXM5",
+    "PCIE",
+    "HBM2",
+    "HBM2E",
+    "HBM3",
+    "HBM3E",
+    "GDDR6",
+    "MEGA",
+    "SERVER",
+    "EDITION",
+}
 
 
 def _tokens(raw: str) -> list[str]:
@@ -95,8 +114,7 @@ def normalize_gpu_name(raw: str, memory_mib: int | None = None) -> str | None:
         return "A100-80GB" if mem is not None and mem > 48 else "A100-40GB"
     if "V100" in wordset:
         return "V100-32GB" if mem is not None and mem > 20 else "V100"
-    for key in ("A10G", "A10", "L40S", "L40", "L4", "T4G", "T4", "P100", "P4",
-                "MI250X", "MI300X", "MI325X", "MI355X"):
+    for key in ("A10G", "A10", "L40S", "L40", "L4", "T4G", "T4", "P100", "P4", "MI250X", "MI300X", "MI325X", "MI355X"):
         if key in wordset:
             return key
     # Workstation/RTX families: spelled 'rtx-pro-server-6000' (Karpenter), 'RTX PRO 6000 Blackwell Server

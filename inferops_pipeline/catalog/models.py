@@ -11,8 +11,24 @@ from typing import Any
 # Served names carry the checkpoint's quantisation as a suffix (Qwen2.5-7B-Instruct-AWQ,
 # Llama-3.3-70B-Instruct-FP8-dynamic, Meta-Llama-3.1-70B-Instruct-AWQ-INT4, ...-quantized.w4a16).
 _QUANT_TOKENS = {
-    "awq", "gptq", "fp8", "dynamic", "static", "int4", "int8", "w4a16", "w8a8", "w8a16", "4bit", "8bit",
-    "bnb", "nf4", "quantized", "marlin", "g128", "gguf",
+    "awq",
+    "gptq",
+    "fp8",
+    "dynamic",
+    "static",
+    "int4",
+    "int8",
+    "w4a16",
+    "w8a8",
+    "w8a16",
+    "4bit",
+    "8bit",
+    "bnb",
+    "nf4",
+    "quantized",
+    "marlin",
+    "g128",
+    "gguf",
 }
 # Tokens that name a fine-tune flavour or packaging but not a different architecture.
 _FLAVOUR_TOKENS = {"instruct", "it", "chat", "hf", "base"}

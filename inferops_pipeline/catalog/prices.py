@@ -180,8 +180,10 @@ class PriceCatalog:
 
     def with_overrides(self, overrides: Iterable[PriceOverride]) -> PriceCatalog:
         """Catalog where user prices beat list prices: instance rows beat per-GPU rows, a named region beats ''."""
-        overrides = [replace(o, gpu_model=normalize_gpu_name(o.gpu_model) or o.gpu_model) if o.gpu_model else o
-                     for o in overrides]
+        overrides = [
+            replace(o, gpu_model=normalize_gpu_name(o.gpu_model) or o.gpu_model) if o.gpu_model else o
+            for o in overrides
+        ]
         prices = dict(self._prices)
         gpu_rows = [o for o in overrides if o.price_per_gpu_usd_hr is not None]
         instance_rows = [o for o in overrides if o.price_usd_hr is not None]
@@ -221,9 +223,20 @@ class PriceCatalog:
                 cloud_l, type_l = ov.cloud.lower(), ov.instance_type.lower()
                 shape = next((p for k, p in sorted(self._prices.items()) if k[0] == cloud_l and k[2] == type_l), None)
                 base = shape or InstancePrice(
-                    cloud=ov.cloud, region=ov.region, instance_type=ov.instance_type, gpu_model="", gpu_count=0.0,
-                    gpu_memory_gib=0.0, vcpus=0.0, memory_gib=0.0, ondemand_usd_hr=0.0, spot_usd_hr=None,
-                    commit_1yr_usd_hr=None, commit_3yr_usd_hr=None, source="", snapshot_date=None,
+                    cloud=ov.cloud,
+                    region=ov.region,
+                    instance_type=ov.instance_type,
+                    gpu_model="",
+                    gpu_count=0.0,
+                    gpu_memory_gib=0.0,
+                    vcpus=0.0,
+                    memory_gib=0.0,
+                    ondemand_usd_hr=0.0,
+                    spot_usd_hr=None,
+                    commit_1yr_usd_hr=None,
+                    commit_3yr_usd_hr=None,
+                    source="",
+                    snapshot_date=None,
                 )
                 base = replace(base, cloud=ov.cloud, region=ov.region)
                 key = _key(ov.cloud, ov.region, ov.instance_type)
@@ -312,8 +325,7 @@ class PriceCatalog:
             return per_gpu, f"${per_gpu:.2f}/GPU-h = {basis} ÷ {count:g} GPU"
 
         matching = [
-            p for p in self._prices.values()
-            if p.cloud.lower() == cloud_l and p.gpu_model == key and p.gpu_count >= 1
+            p for p in self._prices.values() if p.cloud.lower() == cloud_l and p.gpu_model == key and p.gpu_count >= 1
         ]
         # region "" rows are cloud-wide overrides, valid in the asked region.
         in_region = best(
@@ -329,7 +341,8 @@ class PriceCatalog:
         key = normalize_gpu_name(gpu_model) or gpu_model
         cloud_l, region_l = cloud.strip().lower(), region.strip().lower()
         matching = [
-            p for p in self._prices.values()
+            p
+            for p in self._prices.values()
             if p.cloud.lower() == cloud_l and p.gpu_model == key and math.isclose(p.gpu_count, gpu_count)
         ]
         in_region = [p for p in matching if p.region.lower() == region_l]

@@ -24,11 +24,11 @@ def _clean(value: Any) -> Any:
 
 
 def rows_to(cls: type[T], frame: pd.DataFrame) -> list[T]:
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     out = []
     for record in frame.to_dict(orient="records"):
         kwargs: dict[str, Any] = {}
-        for name, field in fields.items():
+        for name in names:
             if name not in record:
                 continue
             value = _clean(record[name])

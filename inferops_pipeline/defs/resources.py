@@ -11,7 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from inferops_pipeline.catalog.prices import PriceCatalog
 from inferops_pipeline.settings import CONFIG_ENV, Settings, load_settings
+from inferops_pipeline.sources.pricing import load_price_catalog
 from inferops_pipeline.warehouse import Warehouse, connect
 
 DEMO_DIR_ENV = "INFEROPS_DEMO_DIR"
@@ -39,6 +41,12 @@ class InferopsResource(dg.ConfigurableResource):  # type: ignore[misc]
     def settings(self) -> Settings:
         path = self.config_path or os.environ.get(CONFIG_ENV) or str(demo_config_path())
         return load_settings(path)
+
+    @cached_property
+    def prices(self) -> PriceCatalog:
+        """Bundled catalog less the configured discount, with the user's overrides on top."""
+        pricing = self.settings.pricing
+        return load_price_catalog(overrides=pricing.overrides, discount_pct=pricing.discount_pct)
 
     @property
     def warehouse_file(self) -> Path:

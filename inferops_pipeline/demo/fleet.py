@@ -66,13 +66,34 @@ class DemoFleet:
     _uid: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**9)))
 
 
-def _meta(name: str, *, namespace: str | None = None, labels: dict[str, str] | None = None, owner: tuple[str, str, str] | None = None, uid: int = 0) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "uid": f"00000000-0000-4000-8000-{uid:012d}", "creationTimestamp": "2026-11-01T00:00:00Z", "labels": labels or {}}
+def _meta(
+    name: str,
+    *,
+    namespace: str | None = None,
+    labels: dict[str, str] | None = None,
+    owner: tuple[str, str, str] | None = None,
+    uid: int = 0,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "uid": f"00000000-0000-4000-8000-{uid:012d}",
+        "creationTimestamp": "2026-11-01T00:00:00Z",
+        "labels": labels or {},
+    }
     if namespace is not None:
         meta["namespace"] = namespace
     if owner:
         api, kind, owner_name = owner
-        meta["ownerReferences"] = [{"apiVersion": api, "kind": kind, "name": owner_name, "uid": f"owner-{owner_name}", "controller": True, "blockOwnerDeletion": True}]
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": api,
+                "kind": kind,
+                "name": owner_name,
+                "uid": f"owner-{owner_name}",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
     return meta
 
 
@@ -98,16 +119,24 @@ class _Builder:
 
     # ---------------------------------------------------------------- nodes
     def instance(self, cluster: ClusterSpec, gpu: str, count: int) -> str:
-        found = self.prices.instance_for_gpus(cloud=cluster.cloud, region=cluster.region, gpu_model=gpu, gpu_count=count)
+        found = self.prices.instance_for_gpus(
+            cloud=cluster.cloud, region=cluster.region, gpu_model=gpu, gpu_count=count
+        )
         if found is None:
             raise ValueError(f"demo: no {count}×{gpu} instance in {cluster.cloud}/{cluster.region}")
         return found.instance_type
 
-    def add_node(self, cluster: ClusterSpec, gpu: str, count: int, *, capacity_type: str = "on-demand", cordoned: bool = False) -> str:
+    def add_node(
+        self, cluster: ClusterSpec, gpu: str, count: int, *, capacity_type: str = "on-demand", cordoned: bool = False
+    ) -> str:
         index = sum(1 for _ in self.inventory[cluster.name]["nodes"])
         zone = cluster.zones[index % len(cluster.zones)]
         instance_type = self.instance(cluster, gpu, count) if gpu else "m6i.2xlarge"
-        name = f"{cluster.name}-{gpu.lower().replace('-', '')}-{index:03d}" if gpu else f"{cluster.name}-system-{index:03d}"
+        name = (
+            f"{cluster.name}-{gpu.lower().replace('-', '')}-{index:03d}"
+            if gpu
+            else f"{cluster.name}-system-{index:03d}"
+        )
         labels = {
             "kubernetes.io/hostname": name,
             "kubernetes.io/os": "linux",
@@ -127,19 +156,31 @@ class _Builder:
         elif cluster.labelling == "gke":
             labels |= {"cloud.google.com/gke-nodepool": f"pool-{gpu.lower() or 'system'}"}
             if gpu:
-                labels |= {"cloud.google.com/gke-accelerator": _GKE_ACCELERATOR[gpu], "cloud.google.com/gke-accelerator-count": str(count)}
+                labels |= {
+                    "cloud.google.com/gke-accelerator": _GKE_ACCELERATOR[gpu],
+                    "cloud.google.com/gke-accelerator-count": str(count),
+                }
             if spot:
                 labels["cloud.google.com/gke-spot"] = "true"
         else:
-            labels |= {"eks.amazonaws.com/nodegroup": f"ng-{gpu.lower() or 'system'}", "eks.amazonaws.com/capacityType": "SPOT" if spot else "ON_DEMAND"}
-        provider = {"aws": f"aws:///{zone}/i-{self.next_uid():017x}", "gcp": f"gce://demo-project/{zone}/{name}"}[cluster.cloud]
-        resources = {"cpu": "96", "memory": "1048576Mi", "pods": "110"} | ({"nvidia.com/gpu": str(count)} if gpu else {})
+            labels |= {
+                "eks.amazonaws.com/nodegroup": f"ng-{gpu.lower() or 'system'}",
+                "eks.amazonaws.com/capacityType": "SPOT" if spot else "ON_DEMAND",
+            }
+        provider = {"aws": f"aws:///{zone}/i-{self.next_uid():017x}", "gcp": f"gce://demo-project/{zone}/{name}"}[
+            cluster.cloud
+        ]
+        resources = {"cpu": "96", "memory": "1048576Mi", "pods": "110"} | (
+            {"nvidia.com/gpu": str(count)} if gpu else {}
+        )
         spec: dict[str, Any] = {"providerID": provider}
         if gpu:
             spec["taints"] = [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
         if cordoned:
             spec["unschedulable"] = True
-            spec.setdefault("taints", []).append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": "2026-11-20T10:00:00Z"})
+            spec.setdefault("taints", []).append(
+                {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": "2026-11-20T10:00:00Z"}
+            )
         self.inventory[cluster.name]["nodes"].append(
             {
                 "apiVersion": "v1",
@@ -149,8 +190,27 @@ class _Builder:
                 "status": {
                     "capacity": resources,
                     "allocatable": resources,
-                    "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": "2026-12-01T00:00:00Z", "lastTransitionTime": "2026-11-01T00:00:00Z"}],
-                    "nodeInfo": {"kubeletVersion": "v1.31.4", "architecture": "amd64", "operatingSystem": "linux", "containerRuntimeVersion": "containerd://1.7.22", "kernelVersion": "6.1.0", "osImage": "Bottlerocket", "bootID": "", "kubeProxyVersion": "", "machineID": "", "systemUUID": ""},
+                    "conditions": [
+                        {
+                            "type": "Ready",
+                            "status": "True",
+                            "reason": "KubeletReady",
+                            "lastHeartbeatTime": "2026-12-01T00:00:00Z",
+                            "lastTransitionTime": "2026-11-01T00:00:00Z",
+                        }
+                    ],
+                    "nodeInfo": {
+                        "kubeletVersion": "v1.31.4",
+                        "architecture": "amd64",
+                        "operatingSystem": "linux",
+                        "containerRuntimeVersion": "containerd://1.7.22",
+                        "kernelVersion": "6.1.0",
+                        "osImage": "Bottlerocket",
+                        "bootID": "",
+                        "kubeProxyVersion": "",
+                        "machineID": "",
+                        "systemUUID": "",
+                    },
                 },
             }
         )
@@ -174,7 +234,11 @@ class _Builder:
             return placed
         placed = []
         for _ in range(running):
-            fitting = [n for n, free in self.node_free[cluster.name].items() if free >= spec.gpus and self.node_gpu[cluster.name][n] == spec.gpu and n not in self._reserved]
+            fitting = [
+                n
+                for n, free in self.node_free[cluster.name].items()
+                if free >= spec.gpus and self.node_gpu[cluster.name][n] == spec.gpu and n not in self._reserved
+            ]
             if not fitting:
                 size = spec.gpus if spec.gpus >= 8 or self._has_instance(cluster, spec.gpu, spec.gpus) else 8
                 fitting = [self.add_node(cluster, spec.gpu, size, capacity_type=spec.capacity_type)]
@@ -183,7 +247,10 @@ class _Builder:
         return placed
 
     def _has_instance(self, cluster: ClusterSpec, gpu: str, count: int) -> bool:
-        return self.prices.instance_for_gpus(cloud=cluster.cloud, region=cluster.region, gpu_model=gpu, gpu_count=count) is not None
+        return (
+            self.prices.instance_for_gpus(cloud=cluster.cloud, region=cluster.region, gpu_model=gpu, gpu_count=count)
+            is not None
+        )
 
     # ---------------------------------------------------------------- workloads
     def engine_args(self, spec: WorkloadSpec) -> tuple[list[str], list[str], list[dict[str, str]]]:
@@ -191,18 +258,49 @@ class _Builder:
         if spec.runtime == "vllm":
             return (
                 ["vllm", "serve", spec.model],
-                ["--served-model-name", served, "--tensor-parallel-size", str(spec.gpus), "--gpu-memory-utilization", str(spec.gpu_memory_utilization), "--max-model-len", str(spec.max_model_len), "--port", "8000"],
+                [
+                    "--served-model-name",
+                    served,
+                    "--tensor-parallel-size",
+                    str(spec.gpus),
+                    "--gpu-memory-utilization",
+                    str(spec.gpu_memory_utilization),
+                    "--max-model-len",
+                    str(spec.max_model_len),
+                    "--port",
+                    "8000",
+                ],
                 [],
             )
         if spec.runtime == "sglang":
             return (
                 ["python3", "-m", "sglang.launch_server"],
-                ["--model-path", spec.model, "--tp-size", str(spec.gpus), "--mem-fraction-static", "0.88", "--context-length", str(spec.max_model_len), "--enable-metrics", "--port", "30000"],
+                [
+                    "--model-path",
+                    spec.model,
+                    "--tp-size",
+                    str(spec.gpus),
+                    "--mem-fraction-static",
+                    "0.88",
+                    "--context-length",
+                    str(spec.max_model_len),
+                    "--enable-metrics",
+                    "--port",
+                    "30000",
+                ],
                 [],
             )
         if spec.runtime == "tgi":
-            return (["text-generation-launcher"], ["--num-shard", str(spec.gpus), "--max-total-tokens", str(spec.max_model_len), "--port", "8080"], [{"name": "MODEL_ID", "value": spec.model}])
-        return (["tritonserver"], ["--model-repository=/models", "--allow-metrics=true"], [{"name": "MODEL_NAME", "value": spec.model}, {"name": "TP_SIZE", "value": str(spec.gpus)}])
+            return (
+                ["text-generation-launcher"],
+                ["--num-shard", str(spec.gpus), "--max-total-tokens", str(spec.max_model_len), "--port", "8080"],
+                [{"name": "MODEL_ID", "value": spec.model}],
+            )
+        return (
+            ["tritonserver"],
+            ["--model-repository=/models", "--allow-metrics=true"],
+            [{"name": "MODEL_NAME", "value": spec.model}, {"name": "TP_SIZE", "value": str(spec.gpus)}],
+        )
 
     def add_workload(self, cluster: ClusterSpec, spec: WorkloadSpec, node_names: list[str]) -> list[tuple[str, str]]:
         inv = self.inventory[cluster.name]
@@ -216,8 +314,13 @@ class _Builder:
             "env": env,
             "ports": [{"containerPort": 8000, "name": "http", "protocol": "TCP"}],
             "resources": {
-                "requests": {"cpu": str(min(spec.cpu_limit or 8.0, 4.0)), "memory": f"{int(spec.memory_limit_gib * 0.75)}Gi", "nvidia.com/gpu": str(spec.gpus)},
-                "limits": {"memory": f"{int(spec.memory_limit_gib)}Gi", "nvidia.com/gpu": str(spec.gpus)} | ({"cpu": f"{spec.cpu_limit:g}"} if spec.cpu_limit else {}),
+                "requests": {
+                    "cpu": str(min(spec.cpu_limit or 8.0, 4.0)),
+                    "memory": f"{int(spec.memory_limit_gib * 0.75)}Gi",
+                    "nvidia.com/gpu": str(spec.gpus),
+                },
+                "limits": {"memory": f"{int(spec.memory_limit_gib)}Gi", "nvidia.com/gpu": str(spec.gpus)}
+                | ({"cpu": f"{spec.cpu_limit:g}"} if spec.cpu_limit else {}),
             },
         }
         selector: dict[str, str] = {}
@@ -239,8 +342,16 @@ class _Builder:
                 "apiVersion": api,
                 "kind": kind,
                 "metadata": owner_meta,
-                "spec": {"replicas": spec.replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}}, "template": template},
-                "status": {"replicas": spec.replicas, "readyReplicas": spec.replicas - spec.pending, "availableReplicas": spec.replicas - spec.pending},
+                "spec": {
+                    "replicas": spec.replicas,
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
+                    "template": template,
+                },
+                "status": {
+                    "replicas": spec.replicas,
+                    "readyReplicas": spec.replicas - spec.pending,
+                    "availableReplicas": spec.replicas - spec.pending,
+                },
             }
         )
         rs_name = f"{spec.name}-6d9f8b7c5"
@@ -248,8 +359,18 @@ class _Builder:
             {
                 "apiVersion": api,
                 "kind": "ReplicaSet",
-                "metadata": _meta(rs_name, namespace=spec.namespace, labels={"app.kubernetes.io/name": spec.name}, owner=(api, "Deployment", spec.name), uid=self.next_uid()),
-                "spec": {"replicas": spec.replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}}, "template": template},
+                "metadata": _meta(
+                    rs_name,
+                    namespace=spec.namespace,
+                    labels={"app.kubernetes.io/name": spec.name},
+                    owner=(api, "Deployment", spec.name),
+                    uid=self.next_uid(),
+                ),
+                "spec": {
+                    "replicas": spec.replicas,
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
+                    "template": template,
+                },
                 "status": {"replicas": spec.replicas},
             }
         )
@@ -259,7 +380,20 @@ class _Builder:
                     "apiVersion": "autoscaling/v2",
                     "kind": "HorizontalPodAutoscaler",
                     "metadata": _meta(spec.name, namespace=spec.namespace, uid=self.next_uid()),
-                    "spec": {"scaleTargetRef": {"apiVersion": api, "kind": kind, "name": spec.name}, "minReplicas": 1, "maxReplicas": spec.replicas * 2, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "vllm_num_requests_waiting"}, "target": {"type": "AverageValue", "averageValue": "5"}}}]},
+                    "spec": {
+                        "scaleTargetRef": {"apiVersion": api, "kind": kind, "name": spec.name},
+                        "minReplicas": 1,
+                        "maxReplicas": spec.replicas * 2,
+                        "metrics": [
+                            {
+                                "type": "Pods",
+                                "pods": {
+                                    "metric": {"name": "vllm_num_requests_waiting"},
+                                    "target": {"type": "AverageValue", "averageValue": "5"},
+                                },
+                            }
+                        ],
+                    },
                 }
             )
         pods = []
@@ -271,18 +405,41 @@ class _Builder:
                 status = {
                     "phase": "Running",
                     "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
-                    "containerStatuses": [{"name": "engine", "image": container["image"], "imageID": "", "ready": True, "restartCount": spec.profile.restarts, "started": True, "state": {"running": {"startedAt": "2026-11-29T00:00:00Z"}}}],
+                    "containerStatuses": [
+                        {
+                            "name": "engine",
+                            "image": container["image"],
+                            "imageID": "",
+                            "ready": True,
+                            "restartCount": spec.profile.restarts,
+                            "started": True,
+                            "state": {"running": {"startedAt": "2026-11-29T00:00:00Z"}},
+                        }
+                    ],
                 }
             else:
                 status = {
                     "phase": "Pending",
-                    "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": f"0/{len(inv['nodes'])} nodes are available: insufficient nvidia.com/gpu."}],
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "reason": "Unschedulable",
+                            "message": f"0/{len(inv['nodes'])} nodes are available: insufficient nvidia.com/gpu.",
+                        }
+                    ],
                 }
             inv["pods"].append(
                 {
                     "apiVersion": "v1",
                     "kind": "Pod",
-                    "metadata": _meta(pod_name, namespace=spec.namespace, labels={"app.kubernetes.io/name": spec.name}, owner=(api, "ReplicaSet", rs_name), uid=self.next_uid()),
+                    "metadata": _meta(
+                        pod_name,
+                        namespace=spec.namespace,
+                        labels={"app.kubernetes.io/name": spec.name},
+                        owner=(api, "ReplicaSet", rs_name),
+                        uid=self.next_uid(),
+                    ),
                     "spec": pod_spec | ({"nodeName": node} if node else {}),
                     "status": status,
                 }
@@ -313,7 +470,13 @@ class _Builder:
         gpu_spec = self.gpus.get(spec.gpu)
         pool_tokens = 0
         if arch is not None and gpu_spec is not None:
-            pool_tokens = fit(arch, gpu_memory_gib=gpu_spec.memory_gib, gpu_count=spec.gpus, gpu_memory_utilization=spec.gpu_memory_utilization, max_model_len=spec.max_model_len).kv_pool_tokens
+            pool_tokens = fit(
+                arch,
+                gpu_memory_gib=gpu_spec.memory_gib,
+                gpu_count=spec.gpus,
+                gpu_memory_utilization=spec.gpu_memory_utilization,
+                max_model_len=spec.max_model_len,
+            ).kv_pool_tokens
         fb_total_mib = (gpu_spec.memory_gib if gpu_spec else 24) * 1024
         for pod, node in pods:
             load = self.load_curve(p)
@@ -325,17 +488,52 @@ class _Builder:
                     uuid = f"GPU-{self.rng.getrandbits(64):016x}"
                     util = [min(0.99, max(0.0, p.util * x * (1 + self.rng.gauss(0, 0.03)))) for x in load]
                     fb = [fb_total_mib * p.fb_frac * (1 + self.rng.uniform(-0.002, 0.0)) for _ in load]
-                    gpu_labels = {"gpu": str(g), "UUID": uuid, "device": f"nvidia{g}", "modelName": _GFD_PRODUCT.get(spec.gpu, spec.gpu).replace("-", " "), "Hostname": node, "container": "engine"} | ident
-                    util_family = "DCGM_FI_DEV_GPU_UTIL" if cluster.labelling == "bare" else "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
+                    gpu_labels = {
+                        "gpu": str(g),
+                        "UUID": uuid,
+                        "device": f"nvidia{g}",
+                        "modelName": _GFD_PRODUCT.get(spec.gpu, spec.gpu).replace("-", " "),
+                        "Hostname": node,
+                        "container": "engine",
+                    } | ident
+                    util_family = (
+                        "DCGM_FI_DEV_GPU_UTIL" if cluster.labelling == "bare" else "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
+                    )
                     scale = 100.0 if util_family == "DCGM_FI_DEV_GPU_UTIL" else 1.0
                     self.series.append(Series(util_family, "gauge", gpu_labels, [round(u * scale, 4) for u in util]))
                     self.series.append(Series("DCGM_FI_DEV_FB_USED", "gauge", gpu_labels, [round(v) for v in fb]))
-                    self.series.append(Series("DCGM_FI_DEV_FB_FREE", "gauge", gpu_labels, [round(fb_total_mib - v) for v in fb]))
+                    self.series.append(
+                        Series("DCGM_FI_DEV_FB_FREE", "gauge", gpu_labels, [round(fb_total_mib - v) for v in fb])
+                    )
                     g_row = row | {"source": "gpu", "node": node, "gpu_uuid": uuid, "container": "engine"}
                     self._stats(g_row, Signal.GPU_UTIL, util, ("mean", "p95", "max"))
-                    self.metrics.append(MetricRow(**g_row, signal=Signal.GPU_UTIL.value, stat="hours", value=float(WINDOW_HOURS), samples=SAMPLES))
-                    self.metrics.append(MetricRow(**g_row, signal=Signal.GPU_FB_USED_MIB.value, stat="max", value=round(max(fb)), samples=SAMPLES))
-                    self.metrics.append(MetricRow(**g_row, signal=Signal.GPU_FB_TOTAL_MIB.value, stat="max", value=fb_total_mib, samples=SAMPLES))
+                    self.metrics.append(
+                        MetricRow(
+                            **g_row,
+                            signal=Signal.GPU_UTIL.value,
+                            stat="hours",
+                            value=float(WINDOW_HOURS),
+                            samples=SAMPLES,
+                        )
+                    )
+                    self.metrics.append(
+                        MetricRow(
+                            **g_row,
+                            signal=Signal.GPU_FB_USED_MIB.value,
+                            stat="max",
+                            value=round(max(fb)),
+                            samples=SAMPLES,
+                        )
+                    )
+                    self.metrics.append(
+                        MetricRow(
+                            **g_row,
+                            signal=Signal.GPU_FB_TOTAL_MIB.value,
+                            stat="max",
+                            value=fb_total_mib,
+                            samples=SAMPLES,
+                        )
+                    )
             if p.has_engine_metrics:
                 self._engine_series(cluster, spec, pod, load, peak, pool_tokens, row)
             if p.has_container_metrics:
@@ -355,9 +553,20 @@ class _Builder:
                 lo = math.floor(rank)
                 hi = min(lo + 1, len(ordered) - 1)
                 value = ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
-            self.metrics.append(MetricRow(**row, signal=signal.value, stat=stat, value=round(value, 6), samples=len(values)))
+            self.metrics.append(
+                MetricRow(**row, signal=signal.value, stat=stat, value=round(value, 6), samples=len(values))
+            )
 
-    def _engine_series(self, cluster: ClusterSpec, spec: WorkloadSpec, pod: str, load: list[float], peak: float, pool_tokens: int, row: dict[str, str]) -> None:
+    def _engine_series(
+        self,
+        cluster: ClusterSpec,
+        spec: WorkloadSpec,
+        pod: str,
+        load: list[float],
+        peak: float,
+        pool_tokens: int,
+        row: dict[str, str],
+    ) -> None:
         p = spec.profile
         served = spec.model.split("/")[-1].lower()
         model = spec.model if spec.runtime == "triton" else served
@@ -374,9 +583,34 @@ class _Builder:
             self.series.append(Series("vllm:num_requests_running", "gauge", labels, running))
             preempt = self._counter([p.preemptions_per_hour * STEP_S / 3600 * x for x in load])
             self.series.append(Series("vllm:num_preemptions", "counter", labels, preempt))
-            self.series.append(Series("vllm:cache_config_info", "gauge", labels | {"block_size": "16", "num_gpu_blocks": str(pool_tokens // 16), "gpu_memory_utilization": str(spec.gpu_memory_utilization), "cache_dtype": "auto"}, [1.0] * SAMPLES))
-            self.metrics.append(MetricRow(**s_row, signal=Signal.PREEMPTIONS.value, stat="increase", value=round(preempt[-1] - preempt[0], 3), samples=SAMPLES))
-            self.metrics.append(MetricRow(**s_row, signal=Signal.KV_POOL_TOKENS.value, stat="max", value=float(pool_tokens), samples=SAMPLES))
+            self.series.append(
+                Series(
+                    "vllm:cache_config_info",
+                    "gauge",
+                    labels
+                    | {
+                        "block_size": "16",
+                        "num_gpu_blocks": str(pool_tokens // 16),
+                        "gpu_memory_utilization": str(spec.gpu_memory_utilization),
+                        "cache_dtype": "auto",
+                    },
+                    [1.0] * SAMPLES,
+                )
+            )
+            self.metrics.append(
+                MetricRow(
+                    **s_row,
+                    signal=Signal.PREEMPTIONS.value,
+                    stat="increase",
+                    value=round(preempt[-1] - preempt[0], 3),
+                    samples=SAMPLES,
+                )
+            )
+            self.metrics.append(
+                MetricRow(
+                    **s_row, signal=Signal.KV_POOL_TOKENS.value, stat="max", value=float(pool_tokens), samples=SAMPLES
+                )
+            )
             success_family = "vllm:request_success"
         elif spec.runtime == "sglang":
             labels |= {"model_name": served}
@@ -391,9 +625,25 @@ class _Builder:
             success_family = "tgi_request_success"
         else:
             labels |= {"model": spec.model, "version": "1"}
-            self.series.append(Series("nv_trt_llm_kv_cache_block_metrics", "gauge", labels | {"kv_cache_block_type": "fraction"}, [round(v, 4) for v in kv]))
-            self.series.append(Series("nv_trt_llm_request_metrics", "gauge", labels | {"request_type": "waiting"}, [float(v) for v in waiting]))
-            self.series.append(Series("nv_trt_llm_request_metrics", "gauge", labels | {"request_type": "scheduled"}, running))
+            self.series.append(
+                Series(
+                    "nv_trt_llm_kv_cache_block_metrics",
+                    "gauge",
+                    labels | {"kv_cache_block_type": "fraction"},
+                    [round(v, 4) for v in kv],
+                )
+            )
+            self.series.append(
+                Series(
+                    "nv_trt_llm_request_metrics",
+                    "gauge",
+                    labels | {"request_type": "waiting"},
+                    [float(v) for v in waiting],
+                )
+            )
+            self.series.append(
+                Series("nv_trt_llm_request_metrics", "gauge", labels | {"request_type": "scheduled"}, running)
+            )
             success_family = "nv_inference_request_success"
         if kv:
             self._stats(s_row, Signal.KV_CACHE_USAGE, kv, ("p95", "max"))
@@ -405,12 +655,38 @@ class _Builder:
         t_row = row | {"source": "traffic", "model": model, "container": "engine"}
         for hour in range(WINDOW_HOURS):
             chunk = requests[hour * per_hour : (hour + 1) * per_hour]
-            self.metrics.append(MetricRow(**t_row, signal=Signal.REQUEST_RATE.value, stat=f"h{hour:02d}", value=round(statistics.fmean(chunk), 5), samples=len(chunk)))
+            self.metrics.append(
+                MetricRow(
+                    **t_row,
+                    signal=Signal.REQUEST_RATE.value,
+                    stat=f"h{hour:02d}",
+                    value=round(statistics.fmean(chunk), 5),
+                    samples=len(chunk),
+                )
+            )
         tokens = sum(requests) * STEP_S
-        self.metrics.append(MetricRow(**s_row, signal=Signal.GENERATION_TOKENS.value, stat="increase", value=round(tokens * 220), samples=SAMPLES))
-        self.metrics.append(MetricRow(**s_row, signal=Signal.TTFT_SECONDS.value, stat="p95", value=round(0.15 + p.waiting / 40 + 2 * max(0.0, p.kv - 0.85), 3), samples=SAMPLES))
+        self.metrics.append(
+            MetricRow(
+                **s_row,
+                signal=Signal.GENERATION_TOKENS.value,
+                stat="increase",
+                value=round(tokens * 220),
+                samples=SAMPLES,
+            )
+        )
+        self.metrics.append(
+            MetricRow(
+                **s_row,
+                signal=Signal.TTFT_SECONDS.value,
+                stat="p95",
+                value=round(0.15 + p.waiting / 40 + 2 * max(0.0, p.kv - 0.85), 3),
+                samples=SAMPLES,
+            )
+        )
 
-    def _container_series(self, spec: WorkloadSpec, pod: str, node: str, load: list[float], row: dict[str, str]) -> None:
+    def _container_series(
+        self, spec: WorkloadSpec, pod: str, node: str, load: list[float], row: dict[str, str]
+    ) -> None:
         p = spec.profile
         labels = {"namespace": spec.namespace, "pod": pod, "container": "engine", "node": node}
         cpu = [min(spec.cpu_limit or 1e9, p.cpu_cores * (0.7 + 0.3 * x)) for x in load]
@@ -419,20 +695,68 @@ class _Builder:
         periods = self._counter([STEP_S * 10.0] * SAMPLES)
         throttled = self._counter([STEP_S * 10.0 * p.throttle] * SAMPLES)
         restarts = self._counter([p.restarts / SAMPLES] * SAMPLES, integer=True)
-        self.series.append(Series("container_cpu_usage_seconds", "counter", labels | {"image": _IMAGES[spec.runtime]}, self._counter([c * STEP_S for c in cpu])))
-        self.series.append(Series("container_cpu_cfs_periods", "counter", labels | {"image": _IMAGES[spec.runtime]}, periods))
-        self.series.append(Series("container_cpu_cfs_throttled_periods", "counter", labels | {"image": _IMAGES[spec.runtime]}, throttled))
-        self.series.append(Series("container_memory_working_set_bytes", "gauge", labels | {"image": _IMAGES[spec.runtime]}, [round(m) for m in memory]))
+        self.series.append(
+            Series(
+                "container_cpu_usage_seconds",
+                "counter",
+                labels | {"image": _IMAGES[spec.runtime]},
+                self._counter([c * STEP_S for c in cpu]),
+            )
+        )
+        self.series.append(
+            Series("container_cpu_cfs_periods", "counter", labels | {"image": _IMAGES[spec.runtime]}, periods)
+        )
+        self.series.append(
+            Series(
+                "container_cpu_cfs_throttled_periods", "counter", labels | {"image": _IMAGES[spec.runtime]}, throttled
+            )
+        )
+        self.series.append(
+            Series(
+                "container_memory_working_set_bytes",
+                "gauge",
+                labels | {"image": _IMAGES[spec.runtime]},
+                [round(m) for m in memory],
+            )
+        )
         self.series.append(Series("kube_pod_container_status_restarts", "counter", labels, restarts))
-        self.series.append(Series("kube_pod_container_resource_requests", "gauge", labels | {"resource": "nvidia_com_gpu", "unit": "integer"}, [float(spec.gpus)] * SAMPLES))
+        self.series.append(
+            Series(
+                "kube_pod_container_resource_requests",
+                "gauge",
+                labels | {"resource": "nvidia_com_gpu", "unit": "integer"},
+                [float(spec.gpus)] * SAMPLES,
+            )
+        )
         if p.oom_kills:
-            self.series.append(Series("kube_pod_container_status_last_terminated_reason", "gauge", labels | {"reason": "OOMKilled"}, [0.0] * (SAMPLES // 2) + [1.0] * (SAMPLES - SAMPLES // 2)))
+            self.series.append(
+                Series(
+                    "kube_pod_container_status_last_terminated_reason",
+                    "gauge",
+                    labels | {"reason": "OOMKilled"},
+                    [0.0] * (SAMPLES // 2) + [1.0] * (SAMPLES - SAMPLES // 2),
+                )
+            )
         c_row = row | {"source": "container", "container": "engine", "node": node}
         self._stats(c_row, Signal.CPU_USAGE_CORES, cpu, ("mean", "p95"))
-        self.metrics.append(MetricRow(**c_row, signal=Signal.CPU_THROTTLE_RATIO.value, stat="mean", value=p.throttle, samples=SAMPLES))
+        self.metrics.append(
+            MetricRow(**c_row, signal=Signal.CPU_THROTTLE_RATIO.value, stat="mean", value=p.throttle, samples=SAMPLES)
+        )
         self._stats(c_row, Signal.MEMORY_WORKING_SET_BYTES, memory, ("max",))
-        self.metrics.append(MetricRow(**c_row, signal=Signal.RESTARTS.value, stat="increase", value=float(restarts[-1] - restarts[0]), samples=SAMPLES))
-        self.metrics.append(MetricRow(**c_row, signal=Signal.OOM_KILLED.value, stat="max", value=float(p.oom_kills > 0), samples=SAMPLES))
+        self.metrics.append(
+            MetricRow(
+                **c_row,
+                signal=Signal.RESTARTS.value,
+                stat="increase",
+                value=float(restarts[-1] - restarts[0]),
+                samples=SAMPLES,
+            )
+        )
+        self.metrics.append(
+            MetricRow(
+                **c_row, signal=Signal.OOM_KILLED.value, stat="max", value=float(p.oom_kills > 0), samples=SAMPLES
+            )
+        )
 
     @staticmethod
     def _counter(increments: list[float], *, integer: bool = False) -> list[float]:
@@ -461,7 +785,12 @@ def generate(*, seed: int = DEFAULT_SEED) -> DemoFleet:
         nodes = b.place(cluster, spec, spread=filler)
         pods = b.add_workload(cluster, spec, nodes)
         b.add_metrics(cluster, spec, pods)
-        identity = {"cluster": spec.cluster, "namespace": spec.namespace, "workload_kind": "Deployment", "workload": spec.name}
+        identity = {
+            "cluster": spec.cluster,
+            "namespace": spec.namespace,
+            "workload_kind": "Deployment",
+            "workload": spec.name,
+        }
         if spec.expect:
             b.truth.extend(identity | {"type": t} for t in spec.expect)
         else:
@@ -472,11 +801,25 @@ def generate(*, seed: int = DEFAULT_SEED) -> DemoFleet:
     for cluster_name, nodes in b.node_free.items():
         for node, free in sorted(nodes.items()):
             if free > 0:
-                b.truth.append({"cluster": cluster_name, "namespace": "", "workload_kind": "Node", "workload": node, "type": "dark_capacity"})
+                b.truth.append(
+                    {
+                        "cluster": cluster_name,
+                        "namespace": "",
+                        "workload_kind": "Node",
+                        "workload": node,
+                        "type": "dark_capacity",
+                    }
+                )
     for cluster in CLUSTERS:
         namespaces = sorted({w.namespace for w in WORKLOADS if w.cluster == cluster.name})
         b.inventory[cluster.name]["namespaces"] = [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, labels={"kubernetes.io/metadata.name": ns}, uid=b.next_uid()), "spec": {}, "status": {"phase": "Active"}}
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": _meta(ns, labels={"kubernetes.io/metadata.name": ns}, uid=b.next_uid()),
+                "spec": {},
+                "status": {"phase": "Active"},
+            }
             for ns in namespaces
         ]
     inventory = {cluster: dict(kinds) for cluster, kinds in b.inventory.items()}
@@ -513,16 +856,20 @@ def write_openmetrics(series: list[Series], path: Path, *, end: datetime) -> Non
 
 def write_fleet(fleet: DemoFleet, out: Path) -> dict[str, Path]:
     """Writes the fleet and an inferops.yaml that assesses it offline; returns the paths written."""
-    from inferops_pipeline.sources.prometheus import write_metrics_snapshot  # the snapshot format belongs to the source
-
     import pandas as pd
+
+    from inferops_pipeline.sources.prometheus import write_metrics_snapshot  # the snapshot format belongs to the source
 
     out.mkdir(parents=True, exist_ok=True)
     for cluster, kinds in fleet.inventory.items():
         folder = out / "inventory" / cluster
         folder.mkdir(parents=True, exist_ok=True)
         for kind, items in kinds.items():
-            (folder / f"{kind}.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}, indent=1))
+            (folder / f"{kind}.json").write_text(
+                json.dumps(
+                    {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}, indent=1
+                )
+            )
     metrics_path = out / "metrics.parquet"
     frame = pd.DataFrame([{column: getattr(r, column) for column in r.__slots__} for r in fleet.metrics])
     write_metrics_snapshot(frame, metrics_path)
@@ -544,10 +891,20 @@ def write_fleet(fleet: DemoFleet, out: Path) -> dict[str, Path]:
             }
             for c in CLUSTERS
         ],
-        "remediation": {"approvers": ["alice@example.com"], "namespaces": ["llm-serving", "inference"], "max_changes_per_run": 5},
+        "remediation": {
+            "approvers": ["alice@example.com"],
+            "namespaces": ["llm-serving", "inference"],
+            "max_changes_per_run": 5,
+        },
     }
     import yaml
 
     config_path = out / "inferops.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return {"config": config_path, "metrics": metrics_path, "openmetrics": om_path, "ground_truth": truth_path, "inventory": out / "inventory"}
+    return {
+        "config": config_path,
+        "metrics": metrics_path,
+        "openmetrics": om_path,
+        "ground_truth": truth_path,
+        "inventory": out / "inventory",
+    }

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import math
 
-from inferops_pipeline.detectors.context import Candidate, DetectorContext, base_evidence, monthly, observed, usd, workload_candidate
+from inferops_pipeline.detectors.context import (
+    Candidate,
+    DetectorContext,
+    base_evidence,
+    monthly,
+    observed,
+    usd,
+    workload_candidate,
+)
 from inferops_pipeline.detectors.registry import register
 from inferops_pipeline.domain import FindingType
 
@@ -45,7 +53,10 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     "request_rate_trough": m.request_rate_trough,
                     "peak_to_mean": ratio,
                     "average_replicas_with_autoscaling": average_replicas,
-                    "thresholds": {"burst_peak_to_mean": t.burst_peak_to_mean, "burst_min_peak_rps": t.burst_min_peak_rps},
+                    "thresholds": {
+                        "burst_peak_to_mean": t.burst_peak_to_mean,
+                        "burst_min_peak_rps": t.burst_min_peak_rps,
+                    },
                 },
                 monthly_waste_usd=waste,
             )

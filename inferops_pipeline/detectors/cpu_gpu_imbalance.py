@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from inferops_pipeline.detectors.context import Candidate, DetectorContext, base_evidence, observed, pct, usd, workload_candidate
+from inferops_pipeline.detectors.context import (
+    Candidate,
+    DetectorContext,
+    base_evidence,
+    observed,
+    pct,
+    usd,
+    workload_candidate,
+)
 from inferops_pipeline.detectors.registry import register
 from inferops_pipeline.domain import FindingType
 
@@ -41,7 +49,10 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     "cpu_usage_p95": m.cpu_usage_p95,
                     "gpu_util_mean": m.gpu_util_mean,
                     "stalled_share": stalled,
-                    "thresholds": {"cpu_throttle_ratio": t.cpu_throttle_ratio, "cpu_starved_gpu_util": t.cpu_starved_gpu_util},
+                    "thresholds": {
+                        "cpu_throttle_ratio": t.cpu_throttle_ratio,
+                        "cpu_starved_gpu_util": t.cpu_starved_gpu_util,
+                    },
                 },
                 monthly_waste_usd=waste,
             )

@@ -17,7 +17,13 @@ def _severity(candidate: Candidate) -> Severity:
         return candidate.severity
     dollars = max(candidate.monthly_waste_usd, candidate.monthly_at_risk_usd)
     by_money = (
-        Severity.CRITICAL if dollars >= 25_000 else Severity.HIGH if dollars >= 5_000 else Severity.MEDIUM if dollars >= 1_000 else Severity.LOW
+        Severity.CRITICAL
+        if dollars >= 25_000
+        else Severity.HIGH
+        if dollars >= 5_000
+        else Severity.MEDIUM
+        if dollars >= 1_000
+        else Severity.LOW
     )
     return max(by_money, candidate.floor_severity, key=lambda s: s.rank)
 
@@ -45,7 +51,9 @@ def settle(candidates: Iterable[Candidate]) -> list[Candidate]:
         evidence = c.evidence
         if waste < c.monthly_waste_usd or risk < c.monthly_at_risk_usd:
             evidence = {**c.evidence, "dollars_already_counted_by_earlier_finding": True}
-        settled.append(replace(c, monthly_waste_usd=round(waste, 2), monthly_at_risk_usd=round(risk, 2), evidence=evidence))
+        settled.append(
+            replace(c, monthly_waste_usd=round(waste, 2), monthly_at_risk_usd=round(risk, 2), evidence=evidence)
+        )
     return settled
 
 
@@ -57,7 +65,9 @@ def detect_all(ctx: DetectorContext) -> list[Finding]:
     for c in settle(candidates):
         findings.append(
             Finding(
-                finding_id=finding_id(cluster=c.cluster, namespace=c.namespace, kind=c.workload_kind, name=c.workload, type_=c.type.value),
+                finding_id=finding_id(
+                    cluster=c.cluster, namespace=c.namespace, kind=c.workload_kind, name=c.workload, type_=c.type.value
+                ),
                 assessment_date=ctx.assessment_date,
                 type=c.type,
                 severity=_severity(c),
@@ -77,7 +87,9 @@ def detect_all(ctx: DetectorContext) -> list[Finding]:
                 first_seen=ctx.assessment_date,
             )
         )
-    return sorted(findings, key=lambda f: (-f.severity.rank, -(f.monthly_waste_usd + f.monthly_at_risk_usd), f.finding_id))
+    return sorted(
+        findings, key=lambda f: (-f.severity.rank, -(f.monthly_waste_usd + f.monthly_at_risk_usd), f.finding_id)
+    )
 
 
 def with_history(

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from inferops_pipeline.detectors.context import Candidate, DetectorContext, base_evidence, monthly, usd, workload_candidate
+from inferops_pipeline.detectors.context import (
+    Candidate,
+    DetectorContext,
+    base_evidence,
+    monthly,
+    usd,
+    workload_candidate,
+)
 from inferops_pipeline.detectors.pending_gpu_workload import fragmented, pending_with_pool
 from inferops_pipeline.detectors.registry import register
 from inferops_pipeline.domain import Confidence, FindingType, Severity

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from inferops_pipeline.detectors.context import Candidate, DetectorContext, base_evidence, observed, pct, usd, workload_candidate
+from inferops_pipeline.detectors.context import (
+    Candidate,
+    DetectorContext,
+    base_evidence,
+    observed,
+    pct,
+    usd,
+    workload_candidate,
+)
 from inferops_pipeline.detectors.registry import register
 from inferops_pipeline.domain import FindingType
 

@@ -9,8 +9,8 @@ from inferops_pipeline.detectors.context import (
     fit_for,
     monthly,
     observed,
-    peak_kv_tokens,
     pct,
+    peak_kv_tokens,
     usd,
     workload_candidate,
 )
@@ -55,7 +55,10 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     "proposed_tensor_parallel": half,
                     "proposed_kv_pool_tokens": sized.kv_pool_tokens,
                     "fit": sized.explain(),
-                    "thresholds": {"kv_oversized_max": t.kv_oversized_max, "kv_oversized_util_p95": t.kv_oversized_util_p95},
+                    "thresholds": {
+                        "kv_oversized_max": t.kv_oversized_max,
+                        "kv_oversized_util_p95": t.kv_oversized_util_p95,
+                    },
                 },
                 monthly_waste_usd=waste,
             )

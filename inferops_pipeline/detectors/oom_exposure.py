@@ -22,7 +22,9 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
             continue
         reasons = []
         if ratio is not None:
-            reasons.append(f"working set peaked at {pct(ratio)} of the {w.memory_limit_bytes / 2**30:.0f} GiB memory limit")
+            reasons.append(
+                f"working set peaked at {pct(ratio)} of the {w.memory_limit_bytes / 2**30:.0f} GiB memory limit"
+            )
         if killed:
             reasons.append("a container was OOMKilled inside the window")
         if m.restarts:

@@ -53,7 +53,10 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     "kv_usage_p95": m.kv_usage_p95,
                     "replicas_needed": needed,
                     "surplus_replicas": surplus,
-                    "thresholds": {"overprovisioned_util": t.overprovisioned_util, "target_util_after_scale": t.target_util_after_scale},
+                    "thresholds": {
+                        "overprovisioned_util": t.overprovisioned_util,
+                        "target_util_after_scale": t.target_util_after_scale,
+                    },
                 },
                 monthly_waste_usd=waste,
             )

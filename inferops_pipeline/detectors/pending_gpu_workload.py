@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from inferops_pipeline.detectors.context import Candidate, DetectorContext, base_evidence, monthly, usd, workload_candidate
+from inferops_pipeline.detectors.context import (
+    Candidate,
+    DetectorContext,
+    base_evidence,
+    monthly,
+    usd,
+    workload_candidate,
+)
 from inferops_pipeline.detectors.registry import register
 from inferops_pipeline.domain import Confidence, FindingType, GpuNode, Severity, Workload
 
@@ -17,7 +24,10 @@ def pending_with_pool(ctx: DetectorContext) -> list[tuple[Workload, list[GpuNode
 
 def fragmented(w: Workload, pool: list[GpuNode]) -> bool:
     """Enough free GPUs of the right model in total, but no single node can take one replica."""
-    return sum(n.gpu_free for n in pool) >= w.gpus_per_replica and max((n.gpu_free for n in pool), default=0) < w.gpus_per_replica
+    return (
+        sum(n.gpu_free for n in pool) >= w.gpus_per_replica
+        and max((n.gpu_free for n in pool), default=0) < w.gpus_per_replica
+    )
 
 
 @register(FindingType.PENDING_GPU_WORKLOAD, precedence=80)

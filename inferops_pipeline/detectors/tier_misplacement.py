@@ -9,8 +9,8 @@ from inferops_pipeline.detectors.context import (
     fit_for,
     monthly,
     observed,
-    peak_kv_tokens,
     pct,
+    peak_kv_tokens,
     usd,
     workload_candidate,
 )
@@ -32,7 +32,9 @@ def best_cheaper_tier(ctx: DetectorContext, w: Workload) -> dict[str, object] | 
         spec = ctx.catalogs.gpus.get(tier)
         if tier == w.gpu_model or spec is None or current_spec is None:
             continue
-        priced = ctx.catalogs.prices.cheapest_gpu_hour(cloud=w.cloud, region=w.region, gpu_model=tier, capacity_type=w.capacity_type)
+        priced = ctx.catalogs.prices.cheapest_gpu_hour(
+            cloud=w.cloud, region=w.region, gpu_model=tier, capacity_type=w.capacity_type
+        )
         if priced is None:
             continue
         gpu_hour, basis = priced
@@ -92,7 +94,12 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     f"projected p95 of {pct(float(str(option['projected_util_p95'])))}. Moving {w.running_pods} replica(s) "
                     f"saves {usd(waste)}/month."
                 ),
-                evidence={**base_evidence(w), "gpu_util_p95": m.gpu_util_p95, "proposed": option, "threshold_tier_util_p95": t.tier_util_p95},
+                evidence={
+                    **base_evidence(w),
+                    "gpu_util_p95": m.gpu_util_p95,
+                    "proposed": option,
+                    "threshold_tier_util_p95": t.tier_util_p95,
+                },
                 monthly_waste_usd=waste,
             )
         )

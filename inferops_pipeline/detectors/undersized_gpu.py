@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from inferops_pipeline.detectors.context import Candidate, DetectorContext, base_evidence, observed, pct, usd, workload_candidate
+from inferops_pipeline.detectors.context import (
+    Candidate,
+    DetectorContext,
+    base_evidence,
+    observed,
+    pct,
+    usd,
+    workload_candidate,
+)
 from inferops_pipeline.detectors.registry import register
 from inferops_pipeline.domain import FindingType, Severity
 
@@ -15,13 +23,17 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
         m = w.metrics
         if not observed(w):
             continue
-        saturated = (m.gpu_util_p95 or 0) >= t.undersized_util_p95 and (m.requests_waiting_max or 0) >= t.kv_pressure_waiting
+        saturated = (m.gpu_util_p95 or 0) >= t.undersized_util_p95 and (
+            m.requests_waiting_max or 0
+        ) >= t.kv_pressure_waiting
         memory_full = (m.gpu_fb_used_max_frac or 0) >= t.undersized_fb_frac
         if not (saturated or memory_full):
             continue
         why = []
         if saturated:
-            why.append(f"GPU p95 utilisation {pct(m.gpu_util_p95)} with up to {m.requests_waiting_max or 0:.0f} requests waiting")
+            why.append(
+                f"GPU p95 utilisation {pct(m.gpu_util_p95)} with up to {m.requests_waiting_max or 0:.0f} requests waiting"
+            )
         if memory_full:
             why.append(f"framebuffer peaked at {pct(m.gpu_fb_used_max_frac)} of the card")
         found.append(
@@ -40,7 +52,10 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     "gpu_util_p95": m.gpu_util_p95,
                     "requests_waiting_max": m.requests_waiting_max,
                     "gpu_fb_used_max_frac": m.gpu_fb_used_max_frac,
-                    "thresholds": {"undersized_util_p95": t.undersized_util_p95, "undersized_fb_frac": t.undersized_fb_frac},
+                    "thresholds": {
+                        "undersized_util_p95": t.undersized_util_p95,
+                        "undersized_fb_frac": t.undersized_fb_frac,
+                    },
                 },
                 monthly_at_risk_usd=w.monthly_cost_usd,
                 floor_severity=Severity.MEDIUM,

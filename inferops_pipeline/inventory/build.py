@@ -80,8 +80,12 @@ def workload_metrics(rows: Sequence[MetricRow]) -> WorkloadMetrics:
     """Aggregate pod/GPU series of one workload: means average over GPUs, peaks take the worst pod."""
     mean, peak, total = statistics.fmean, max, sum
     util_mean = _values(rows, Signal.GPU_UTIL, "mean")
-    fb_used = {r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_USED_MIB.value and r.stat == "max" and r.samples}
-    fb_total = {r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_TOTAL_MIB.value and r.stat == "max" and r.samples}
+    fb_used = {
+        r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_USED_MIB.value and r.stat == "max" and r.samples
+    }
+    fb_total = {
+        r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_TOTAL_MIB.value and r.stat == "max" and r.samples
+    }
     fb_fracs = [fb_used[u] / fb_total[u] for u in fb_used if fb_total.get(u)]
     hourly: dict[str, float] = defaultdict(float)
     for row in rows:
@@ -133,10 +137,16 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
         placed = [by_node[(p.cluster, p.node)] for p in running if (p.cluster, p.node) in by_node]
         # Pending pods have no node: price them like the cluster's nodes of the GPU they ask for.
         hint = next((p.gpu_hint for p in members if p.gpu_hint), "")
-        peers = placed or [n for n in nodes if n.cluster == cluster and n.gpu_model == hint] or [n for n in nodes if n.cluster == cluster]
+        peers = (
+            placed
+            or [n for n in nodes if n.cluster == cluster and n.gpu_model == hint]
+            or [n for n in nodes if n.cluster == cluster]
+        )
         reference = placed[0] if placed else (peers[0] if peers else None)
         gpu_hour = statistics.fmean(n.gpu_hour_usd for n in peers) if peers else 0.0
-        hourly = sum(p.gpus * by_node[(p.cluster, p.node)].gpu_hour_usd for p in running if (p.cluster, p.node) in by_node)
+        hourly = sum(
+            p.gpus * by_node[(p.cluster, p.node)].gpu_hour_usd for p in running if (p.cluster, p.node) in by_node
+        )
         lead = running[0] if running else members[0]
         workloads.append(
             Workload(

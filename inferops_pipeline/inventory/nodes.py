@@ -87,7 +87,9 @@ def _gpu_count(resources: Mapping[str, Any]) -> int:
 
 def _labelled_gpu(labels: Mapping[str, str]) -> tuple[str, float] | None:
     """GPU model and per-GPU memory (GiB, 0 when unknown) from GFD, GKE, Karpenter or AKS labels."""
-    memory_mib = parse_quantity(labels.get("nvidia.com/gpu.memory") or labels.get("karpenter.k8s.aws/instance-gpu-memory"))
+    memory_mib = parse_quantity(
+        labels.get("nvidia.com/gpu.memory") or labels.get("karpenter.k8s.aws/instance-gpu-memory")
+    )
     for key in ("nvidia.com/gpu.product", "cloud.google.com/gke-accelerator", "karpenter.k8s.aws/instance-gpu-name"):
         raw = labels.get(key)
         if raw:
@@ -112,8 +114,14 @@ def node_facts(
     labels: dict[str, str] = metadata.get("labels") or {}
     name = metadata.get("name", "")
     cloud = _cloud(spec.get("providerID", ""), labels, default_cloud)
-    region = labels.get("topology.kubernetes.io/region") or labels.get("failure-domain.beta.kubernetes.io/region") or default_region
-    instance_type = labels.get("node.kubernetes.io/instance-type") or labels.get("beta.kubernetes.io/instance-type") or ""
+    region = (
+        labels.get("topology.kubernetes.io/region")
+        or labels.get("failure-domain.beta.kubernetes.io/region")
+        or default_region
+    )
+    instance_type = (
+        labels.get("node.kubernetes.io/instance-type") or labels.get("beta.kubernetes.io/instance-type") or ""
+    )
     capacity = _gpu_count(status.get("capacity") or {})
     allocatable = _gpu_count(status.get("allocatable") or {})
     try:
@@ -131,7 +139,10 @@ def node_facts(
             )
         gpu_model, _, memory_gib = by_instance
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    blocking_taint = any(t.get("effect") in {"NoSchedule", "NoExecute"} and not t.get("key", "").startswith("nvidia.com/gpu") for t in spec.get("taints") or [])
+    blocking_taint = any(
+        t.get("effect") in {"NoSchedule", "NoExecute"} and not t.get("key", "").startswith("nvidia.com/gpu")
+        for t in spec.get("taints") or []
+    )
     return NodeFacts(
         cluster=cluster,
         name=name,

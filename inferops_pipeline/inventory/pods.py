@@ -22,7 +22,15 @@ _FLAGS: dict[str, tuple[str, ...]] = {
     "kv_cache_dtype": ("--kv-cache-dtype",),
     "quantization": ("--quantization", "--quantize"),
 }
-_ENV_FLAGS = {"MODEL_ID": "model", "MODEL": "model", "MODEL_NAME": "model", "NUM_SHARD": "tensor_parallel", "MAX_TOTAL_TOKENS": "max_model_len", "QUANTIZE": "quantization", "TP_SIZE": "tensor_parallel"}
+_ENV_FLAGS = {
+    "MODEL_ID": "model",
+    "MODEL": "model",
+    "MODEL_NAME": "model",
+    "NUM_SHARD": "tensor_parallel",
+    "MAX_TOTAL_TOKENS": "max_model_len",
+    "QUANTIZE": "quantization",
+    "TP_SIZE": "tensor_parallel",
+}
 _TERMINAL_PHASES = {"Succeeded", "Failed"}
 
 
@@ -87,7 +95,11 @@ def _gpus(container: Obj) -> int:
     total = 0.0
     for kind in ("limits", "requests"):
         resources = _requests(container, kind)
-        count = sum(parse_quantity(v) or 0.0 for k, v in resources.items() if k in GPU_RESOURCES or k.startswith("nvidia.com/mig-"))
+        count = sum(
+            parse_quantity(v) or 0.0
+            for k, v in resources.items()
+            if k in GPU_RESOURCES or k.startswith("nvidia.com/mig-")
+        )
         total = max(total, count)
     return int(total)
 
@@ -99,7 +111,9 @@ def _engine_container(pod: Obj) -> Obj | None:
 
 
 def _index(objects: Sequence[Obj]) -> dict[tuple[str, str], Obj]:
-    return {((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")): o for o in objects}
+    return {
+        ((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")): o for o in objects
+    }
 
 
 def _controller(obj: Obj) -> tuple[str, str] | None:

@@ -73,5 +73,9 @@ def plan(f: Finding, w: Workload | None) -> Recommendation | None:
 
 def plan_all(findings: Sequence[Finding], workloads: Sequence[Workload]) -> list[Recommendation]:
     by_key = {(w.cluster, w.namespace, w.kind, w.name): w for w in workloads}
-    planned = (plan(f, by_key.get((f.cluster, f.namespace, f.workload_kind, f.workload))) for f in findings if f.status != "resolved")
+    planned = (
+        plan(f, by_key.get((f.cluster, f.namespace, f.workload_kind, f.workload)))
+        for f in findings
+        if f.status != "resolved"
+    )
     return [r for r in planned if r is not None]

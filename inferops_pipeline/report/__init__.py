@@ -7,7 +7,19 @@ from datetime import date
 
 import pandas as pd
 
-_COLUMNS = ["severity", "type", "cluster", "namespace", "workload", "model", "gpu_model", "title", "monthly_waste_usd", "monthly_at_risk_usd", "status"]
+_COLUMNS = [
+    "severity",
+    "type",
+    "cluster",
+    "namespace",
+    "workload",
+    "model",
+    "gpu_model",
+    "title",
+    "monthly_waste_usd",
+    "monthly_at_risk_usd",
+    "status",
+]
 
 
 def render(day: date, findings: pd.DataFrame, nodes: pd.DataFrame) -> tuple[str, str]:

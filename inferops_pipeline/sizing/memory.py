@@ -31,10 +31,27 @@ _NON_TORCH_GIB_TP = 0.55
 # Vocabulary size per family, to split embedding/lm_head params (kept bf16 by every quantisation scheme) from
 # the linear layers. Missing families fall back to 128k, Llama-3's size; the error is a few % of a quantised model.
 _VOCAB_BY_FAMILY: dict[str, int] = {
-    "llama2": 32000, "llama3": 128256, "llama3.1": 128256, "llama3.2": 128256, "llama3.3": 128256,
-    "mistral": 32768, "mixtral": 32768, "qwen2": 152064, "qwen2.5": 152064, "qwen3": 151936, "qwen3-moe": 151936,
-    "gemma2": 256000, "gemma3": 262144, "phi3": 32064, "phi4": 100352, "deepseek-v2": 102400,
-    "deepseek-v3": 129280, "gpt-oss": 201088, "falcon": 65024, "yi": 64000, "command-r": 256000,
+    "llama2": 32000,
+    "llama3": 128256,
+    "llama3.1": 128256,
+    "llama3.2": 128256,
+    "llama3.3": 128256,
+    "mistral": 32768,
+    "mixtral": 32768,
+    "qwen2": 152064,
+    "qwen2.5": 152064,
+    "qwen3": 151936,
+    "qwen3-moe": 151936,
+    "gemma2": 256000,
+    "gemma3": 262144,
+    "phi3": 32064,
+    "phi4": 100352,
+    "deepseek-v2": 102400,
+    "deepseek-v3": 129280,
+    "gpt-oss": 201088,
+    "falcon": 65024,
+    "yi": 64000,
+    "command-r": 256000,
 }
 _DEFAULT_VOCAB = 128256
 

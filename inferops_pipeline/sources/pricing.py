@@ -49,9 +49,7 @@ def load_price_overrides(path: Path | str) -> list[PriceOverride]:
     header_line = numbers[0]
     unknown = [h for h in header if h not in _KNOWN_COLUMNS]
     if unknown:
-        raise ConfigError(
-            f"{name}:{header_line}: unknown column {unknown[0]!r} (expected {', '.join(_KNOWN_COLUMNS)})"
-        )
+        raise ConfigError(f"{name}:{header_line}: unknown column {unknown[0]!r} (expected {', '.join(_KNOWN_COLUMNS)})")
     for column in REQUIRED_COLUMNS:
         if column not in header:
             raise ConfigError(f"{name}:{header_line}: missing column {column!r}")

@@ -111,7 +111,10 @@ class Warehouse:
         incoming = frame.assign(assessment_date=assessment_date)
         for column in incoming.columns:
             # Nested values (dicts, lists, tuples) land in JSON columns as JSON text.
-            if incoming[column].dtype == object and incoming[column].map(lambda v: isinstance(v, dict | list | tuple)).any():
+            if (
+                incoming[column].dtype == object
+                and incoming[column].map(lambda v: isinstance(v, dict | list | tuple)).any()
+            ):
                 incoming[column] = incoming[column].map(lambda v: json.dumps(v, sort_keys=True, default=str))
         self.con.register("incoming", incoming)
         try:

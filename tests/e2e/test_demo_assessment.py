@@ -26,15 +26,28 @@ def _materialize(config: Path, warehouse: Path) -> None:
 
 def test_definitions_load() -> None:
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"k8s_nodes", "k8s_workloads", "gpu_metrics", "workloads", "gpu_nodes", "findings", "recommendations", "fleet_report"} <= keys
+    assert {
+        "k8s_nodes",
+        "k8s_workloads",
+        "gpu_metrics",
+        "workloads",
+        "gpu_nodes",
+        "findings",
+        "recommendations",
+        "fleet_report",
+    } <= keys
 
 
 def test_graph_finds_ground_truth_and_is_idempotent(demo_dir: Path, tmp_path: Path) -> None:
     warehouse = tmp_path / "wh.duckdb"
     _materialize(demo_dir / "inferops.yaml", warehouse)
     con = duckdb.connect(str(warehouse), read_only=True)
-    rows = con.execute("select type, cluster, namespace, workload_kind, workload, monthly_waste_usd, monthly_at_risk_usd from findings").fetchall()
-    counts = con.execute("select (select count(*) from findings), (select count(*) from workloads), (select count(*) from metrics)").fetchone()
+    rows = con.execute(
+        "select type, cluster, namespace, workload_kind, workload, monthly_waste_usd, monthly_at_risk_usd from findings"
+    ).fetchall()
+    counts = con.execute(
+        "select (select count(*) from findings), (select count(*) from workloads), (select count(*) from metrics)"
+    ).fetchone()
     con.close()
     truth = json.loads((demo_dir / "ground_truth.json").read_text())
     found = {r[:5]: r[5] + r[6] for r in rows}
@@ -49,7 +62,9 @@ def test_graph_finds_ground_truth_and_is_idempotent(demo_dir: Path, tmp_path: Pa
     # Re-running the same date replaces, never duplicates.
     _materialize(demo_dir / "inferops.yaml", warehouse)
     con = duckdb.connect(str(warehouse), read_only=True)
-    again = con.execute("select (select count(*) from findings), (select count(*) from workloads), (select count(*) from metrics)").fetchone()
+    again = con.execute(
+        "select (select count(*) from findings), (select count(*) from workloads), (select count(*) from metrics)"
+    ).fetchone()
     statuses = {r[0] for r in con.execute("select distinct status from findings").fetchall()}
     con.close()
     assert again == counts
@@ -57,7 +72,9 @@ def test_graph_finds_ground_truth_and_is_idempotent(demo_dir: Path, tmp_path: Pa
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inferops_pipeline.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "inferops_pipeline.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_assess_demo_json_contract() -> None:
@@ -66,7 +83,9 @@ def test_assess_demo_json_contract() -> None:
     report = json.loads(done.stdout)
     assert set(report) == {"assessment", "findings", "recommendations", "totals"}
     assert report["totals"]["monthly_waste_usd"] > 0
-    assert {"finding_id", "severity", "confidence", "owner", "evidence", "first_seen", "status"} <= set(report["findings"][0])
+    assert {"finding_id", "severity", "confidence", "owner", "evidence", "first_seen", "status"} <= set(
+        report["findings"][0]
+    )
 
 
 def test_bad_inputs_exit_2_with_one_line(demo_dir: Path, tmp_path: Path) -> None:
@@ -80,7 +99,9 @@ def test_bad_inputs_exit_2_with_one_line(demo_dir: Path, tmp_path: Path) -> None
     assert "pods.json: invalid JSON" in bad_json.stderr and "Traceback" not in bad_json.stderr
     nodes = json.loads((demo_dir / "inventory" / "prod-us" / "nodes.json").read_text())
     nodes["items"][1]["metadata"]["labels"]["nvidia.com/gpu.product"] = "NVIDIA-Quantum-9000"
-    (broken / "inventory" / "prod-us" / "pods.json").write_text((demo_dir / "inventory" / "prod-us" / "pods.json").read_text())
+    (broken / "inventory" / "prod-us" / "pods.json").write_text(
+        (demo_dir / "inventory" / "prod-us" / "pods.json").read_text()
+    )
     (broken / "inventory" / "prod-us" / "nodes.json").write_text(json.dumps(nodes))
     unknown = _cli("assess", "--config", str(broken / "inferops.yaml"))
     assert unknown.returncode == 2

@@ -25,6 +25,7 @@ def models() -> ModelCatalog:
 
 # --- GPU names -------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("raw", "memory_mib", "expected"),
     [
@@ -111,13 +112,17 @@ def test_every_price_catalog_gpu_model_is_a_fixed_point(prices: PriceCatalog) ->
 
 # --- GPU specs -------------------------------------------------------------------------------------------------
 
+
 def test_gpu_catalog_maps_price_keys_to_spec_rows() -> None:
     gpus = GpuCatalog.load_bundled()
     h100 = gpus.get("H100-80GB")
     assert h100 is not None
     assert h100.spec_key == "H100-80GB-SXM"
     assert (h100.memory_gib, h100.memory_bandwidth_gbs, h100.bf16_dense_tflops, h100.fp8_dense_tflops) == (
-        80.0, 3350.0, 989.0, 1979.0,
+        80.0,
+        3350.0,
+        989.0,
+        1979.0,
     )
     assert h100.mig_capable and "1g.10gb" in h100.mig_profiles
 
@@ -141,6 +146,7 @@ def test_gpu_catalog_rows_carry_source_and_cover_mapping() -> None:
 
 
 # --- prices ----------------------------------------------------------------------------------------------------
+
 
 def test_bundled_price_catalog_has_every_csv_row(prices: PriceCatalog) -> None:
     text = resources.files("inferops_pipeline.catalog").joinpath("data/gpu_instance_prices.csv").read_text("utf-8")
@@ -254,8 +260,15 @@ def test_discount_scales_list_prices_and_says_so(prices: PriceCatalog) -> None:
 
 def _override(**kw: object) -> PriceOverride:
     base: dict[str, object] = dict(
-        cloud="aws", region="us-east-1", instance_type="", gpu_model="", price_usd_hr=None,
-        price_per_gpu_usd_hr=None, note="", file="prices.csv", line=2,
+        cloud="aws",
+        region="us-east-1",
+        instance_type="",
+        gpu_model="",
+        price_usd_hr=None,
+        price_per_gpu_usd_hr=None,
+        note="",
+        file="prices.csv",
+        line=2,
     )
     base.update(kw)
     return PriceOverride(**base)  # type: ignore[arg-type]
@@ -340,6 +353,7 @@ def test_price_rows_for_warehouse(prices: PriceCatalog) -> None:
 
 
 # --- models ----------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("served", "repo"),

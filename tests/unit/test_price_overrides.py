@@ -28,12 +28,39 @@ def test_loads_instance_and_gpu_rows(tmp_path: Path) -> None:
     )
     rows = load_price_overrides(path)
     assert rows == [
-        PriceOverride(cloud="aws", region="us-east-1", instance_type="p5.48xlarge", gpu_model="",
-                      price_usd_hr=40.5, price_per_gpu_usd_hr=None, note="EDP 2026", file=str(path), line=3),
-        PriceOverride(cloud="aws", region="", instance_type="", gpu_model="L4",
-                      price_usd_hr=None, price_per_gpu_usd_hr=0.5, note="", file=str(path), line=5),
-        PriceOverride(cloud="onprem", region="dc-1", instance_type="", gpu_model="H100-80GB",
-                      price_usd_hr=None, price_per_gpu_usd_hr=2.1, note="amortised capex", file=str(path), line=6),
+        PriceOverride(
+            cloud="aws",
+            region="us-east-1",
+            instance_type="p5.48xlarge",
+            gpu_model="",
+            price_usd_hr=40.5,
+            price_per_gpu_usd_hr=None,
+            note="EDP 2026",
+            file=str(path),
+            line=3,
+        ),
+        PriceOverride(
+            cloud="aws",
+            region="",
+            instance_type="",
+            gpu_model="L4",
+            price_usd_hr=None,
+            price_per_gpu_usd_hr=0.5,
+            note="",
+            file=str(path),
+            line=5,
+        ),
+        PriceOverride(
+            cloud="onprem",
+            region="dc-1",
+            instance_type="",
+            gpu_model="H100-80GB",
+            price_usd_hr=None,
+            price_per_gpu_usd_hr=2.1,
+            note="amortised capex",
+            file=str(path),
+            line=6,
+        ),
     ]
     assert rows[0].ref == f"override {path}:3"
 
@@ -50,35 +77,63 @@ def test_instance_only_file_without_gpu_columns(tmp_path: Path) -> None:
         ("", "prices.csv: empty price overrides file"),
         ("region,instance_type,price_usd_hr\nus-east-1,p5.48xlarge,1\n", "prices.csv:1: missing column 'cloud'"),
         ("cloud,instance_type,price_usd_hr\naws,p5.48xlarge,1\n", "prices.csv:1: missing column 'region'"),
-        ("cloud,region,instance_type\naws,us-east-1,p5.48xlarge\n",
-         "prices.csv:1: missing columns: need instance_type"),
-        ("cloud,region,instance_type,price_usd_h\naws,us-east-1,p5.48xlarge,1\n",
-         "prices.csv:1: unknown column 'price_usd_h'"),
-        ("cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,abc\n",
-         "prices.csv:2: price_usd_hr 'abc' is not a number"),
-        ("cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,$40\n",
-         "prices.csv:2: price_usd_hr '$40' is not a number"),
-        ("cloud,region,instance_type,price_usd_hr\n# c\naws,us-east-1,p5.48xlarge,-1\n",
-         "prices.csv:3: price_usd_hr '-1' is negative"),
-        ("cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,nan\n",
-         "prices.csv:2: price_usd_hr 'nan' is not a finite number"),
-        ("cloud,region,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,H100,-0.5\n",
-         "prices.csv:2: price_per_gpu_usd_hr '-0.5' is negative"),
-        ("cloud,region,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,TPU-v9,1\n",
-         "prices.csv:2: gpu_model 'TPU-v9' is not a GPU the catalog knows"),
-        ("cloud,region,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,,1\n",
-         "prices.csv:2: gpu_model is empty but price_per_gpu_usd_hr is set"),
+        (
+            "cloud,region,instance_type\naws,us-east-1,p5.48xlarge\n",
+            "prices.csv:1: missing columns: need instance_type",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_h\naws,us-east-1,p5.48xlarge,1\n",
+            "prices.csv:1: unknown column 'price_usd_h'",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,abc\n",
+            "prices.csv:2: price_usd_hr 'abc' is not a number",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,$40\n",
+            "prices.csv:2: price_usd_hr '$40' is not a number",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr\n# c\naws,us-east-1,p5.48xlarge,-1\n",
+            "prices.csv:3: price_usd_hr '-1' is negative",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,nan\n",
+            "prices.csv:2: price_usd_hr 'nan' is not a finite number",
+        ),
+        (
+            "cloud,region,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,H100,-0.5\n",
+            "prices.csv:2: price_per_gpu_usd_hr '-0.5' is negative",
+        ),
+        (
+            "cloud,region,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,TPU-v9,1\n",
+            "prices.csv:2: gpu_model 'TPU-v9' is not a GPU the catalog knows",
+        ),
+        (
+            "cloud,region,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,,1\n",
+            "prices.csv:2: gpu_model is empty but price_per_gpu_usd_hr is set",
+        ),
         ("cloud,region,instance_type,price_usd_hr\n,us-east-1,p5.48xlarge,1\n", "prices.csv:2: cloud is empty"),
-        ("cloud,region,instance_type,price_usd_hr\naws,us-east-1,,1\n",
-         "prices.csv:2: instance_type is empty but price_usd_hr is set"),
-        ("cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,\n",
-         "prices.csv:2: price_usd_hr and price_per_gpu_usd_hr are both empty"),
-        ("cloud,region,instance_type,price_usd_hr,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,p5.48xlarge,1,H100,2\n",
-         "prices.csv:2: set price_usd_hr or price_per_gpu_usd_hr, not both"),
-        ("cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,1,extra\n",
-         "prices.csv:2: more fields than the header"),
-        ("cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,1\nAWS,US-EAST-1,P5.48XLARGE,2\n",
-         "prices.csv:3: duplicates the override on line 2"),
+        (
+            "cloud,region,instance_type,price_usd_hr\naws,us-east-1,,1\n",
+            "prices.csv:2: instance_type is empty but price_usd_hr is set",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,\n",
+            "prices.csv:2: price_usd_hr and price_per_gpu_usd_hr are both empty",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,p5.48xlarge,1,H100,2\n",
+            "prices.csv:2: set price_usd_hr or price_per_gpu_usd_hr, not both",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,1,extra\n",
+            "prices.csv:2: more fields than the header",
+        ),
+        (
+            "cloud,region,instance_type,price_usd_hr\naws,us-east-1,p5.48xlarge,1\nAWS,US-EAST-1,P5.48XLARGE,2\n",
+            "prices.csv:3: duplicates the override on line 2",
+        ),
     ],
 )
 def test_bad_input_raises_one_line_config_error(tmp_path: Path, text: str, message: str) -> None:

@@ -1,6 +1,5 @@
 """Findings asset: every registered detector over the day's workloads and nodes, with history and audit."""
 
-
 from datetime import date
 
 import dagster as dg
@@ -15,7 +14,6 @@ from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.detectors.context import Catalogs, DetectorContext
 from inferops_pipeline.detectors.engine import detect_all, with_history
 from inferops_pipeline.domain import GpuNode
-from inferops_pipeline.sources.pricing import load_price_catalog
 
 GROUP = "findings"
 
@@ -40,7 +38,7 @@ def findings(context: dg.AssetExecutionContext, inferops: InferopsResource) -> d
     day = date.fromisoformat(context.partition_key)
     settings = inferops.settings
     catalogs = Catalogs(
-        prices=load_price_catalog(overrides=settings.pricing.overrides, discount_pct=settings.pricing.discount_pct),
+        prices=inferops.prices,
         gpus=GpuCatalog.load_bundled(),
         models=ModelCatalog.load_bundled(),
     )
@@ -52,25 +50,50 @@ def findings(context: dg.AssetExecutionContext, inferops: InferopsResource) -> d
             catalogs=catalogs,
             thresholds=settings.thresholds,
         )
-        first_seen = {str(r["finding_id"]): r["first_seen"] for r in wh.query("queries/first_seen", assessment_date=day).to_dict(orient="records")}
+        first_seen = {
+            str(r["finding_id"]): r["first_seen"]
+            for r in wh.query("queries/first_seen", assessment_date=day).to_dict(orient="records")
+        }
         previous = wh.query("queries/previous_findings", assessment_date=day).to_dict(orient="records")
         result = with_history(detect_all(ctx), assessment_date=day, first_seen=first_seen, previously_open=previous)
         frame = findings_frame(list(result))
         wh.replace_date("findings", day, frame)
         append(
             wh,
-            (AuditEvent("inferops", f"finding.{f.status}", f.finding_id, {"date": day, "type": f.type, "waste": f.monthly_waste_usd, "at_risk": f.monthly_at_risk_usd}) for f in result),
+            (
+                AuditEvent(
+                    "inferops",
+                    f"finding.{f.status}",
+                    f.finding_id,
+                    {"date": day, "type": f.type, "waste": f.monthly_waste_usd, "at_risk": f.monthly_at_risk_usd},
+                )
+                for f in result
+            ),
             run_id=context.run_id,
         )
     open_ = frame[frame["status"] != "resolved"] if not frame.empty else frame
-    by_type = open_.groupby("type")[["monthly_waste_usd", "monthly_at_risk_usd"]].sum().round(0).reset_index() if not open_.empty else open_
+    by_type = (
+        open_.groupby("type")[["monthly_waste_usd", "monthly_at_risk_usd"]].sum().round(0).reset_index()
+        if not open_.empty
+        else open_
+    )
     return dg.MaterializeResult(
         metadata={
             "findings": len(open_),
             "resolved": len(frame) - len(open_),
-            "monthly_waste_usd": dg.MetadataValue.float(round(float(open_["monthly_waste_usd"].sum()), 2) if not open_.empty else 0.0),
-            "monthly_at_risk_usd": dg.MetadataValue.float(round(float(open_["monthly_at_risk_usd"].sum()), 2) if not open_.empty else 0.0),
+            "monthly_waste_usd": dg.MetadataValue.float(
+                round(float(open_["monthly_waste_usd"].sum()), 2) if not open_.empty else 0.0
+            ),
+            "monthly_at_risk_usd": dg.MetadataValue.float(
+                round(float(open_["monthly_at_risk_usd"].sum()), 2) if not open_.empty else 0.0
+            ),
             "by_type": dg.MetadataValue.md(markdown_preview(by_type, limit=20)),
-            "worst": dg.MetadataValue.md(markdown_preview(open_[["severity", "type", "cluster", "workload", "monthly_waste_usd", "monthly_at_risk_usd"]] if not open_.empty else open_)),
+            "worst": dg.MetadataValue.md(
+                markdown_preview(
+                    open_[["severity", "type", "cluster", "workload", "monthly_waste_usd", "monthly_at_risk_usd"]]
+                    if not open_.empty
+                    else open_
+                )
+            ),
         }
     )

@@ -1,6 +1,5 @@
 """Ingest assets: inventory, metrics and catalogs for one assessment date, each replacing that date's rows."""
 
-
 import json
 from datetime import date
 
@@ -16,7 +15,6 @@ from inferops_pipeline.domain import METRIC_COLUMNS
 from inferops_pipeline.inventory.nodes import NodeError, node_facts
 from inferops_pipeline.inventory.pods import pod_rows
 from inferops_pipeline.sources.kubernetes import KINDS, inventory_source
-from inferops_pipeline.sources.pricing import load_price_catalog
 from inferops_pipeline.sources.prometheus import metrics_source
 
 GROUP = "ingest"
@@ -36,11 +34,6 @@ def _raw(cluster: str, kind: str, items: list[dict[str, object]]) -> list[dict[s
     ]
 
 
-def _price_catalog(inferops: InferopsResource):  # type: ignore[no-untyped-def]
-    pricing = inferops.settings.pricing
-    return load_price_catalog(overrides=pricing.overrides, discount_pct=pricing.discount_pct)
-
-
 @dg.asset(
     group_name=GROUP,
     partitions_def=daily,
@@ -50,7 +43,7 @@ def _price_catalog(inferops: InferopsResource):  # type: ignore[no-untyped-def]
 )
 def k8s_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
-    prices = _price_catalog(inferops)
+    prices = inferops.prices
 
     def instance_gpus(cloud: str, region: str, instance_type: str) -> tuple[str, int, float] | None:
         found = prices.lookup(cloud=cloud, region=region, instance_type=instance_type)
@@ -65,9 +58,21 @@ def k8s_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
         raw += _raw(cluster.name, "nodes", items)
         for item in items:
             try:
-                facts.append(node_facts(item, cluster=cluster.name, default_cloud=cluster.cloud, default_region=cluster.region, instance_gpus=instance_gpus))
+                facts.append(
+                    node_facts(
+                        item,
+                        cluster=cluster.name,
+                        default_cloud=cluster.cloud,
+                        default_region=cluster.region,
+                        instance_gpus=instance_gpus,
+                    )
+                )
             except NodeError as exc:
-                where = cluster.kubernetes.snapshot / "nodes.json" if cluster.kubernetes.snapshot else f"cluster {cluster.name}"
+                where = (
+                    cluster.kubernetes.snapshot / "nodes.json"
+                    if cluster.kubernetes.snapshot
+                    else f"cluster {cluster.name}"
+                )
                 raise NodeError(f"{where}: {exc}") from None
     frame = to_frame(facts)
     with inferops.warehouse() as wh:
@@ -79,7 +84,13 @@ def k8s_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
             "nodes": len(frame),
             "gpu_nodes": len(gpu),
             "gpus": int(gpu["gpu_capacity"].sum()) if not gpu.empty else 0,
-            "preview": dg.MetadataValue.md(markdown_preview(gpu[["cluster", "name", "gpu_model", "gpu_capacity", "instance_type", "capacity_type"]] if not gpu.empty else gpu)),
+            "preview": dg.MetadataValue.md(
+                markdown_preview(
+                    gpu[["cluster", "name", "gpu_model", "gpu_capacity", "instance_type", "capacity_type"]]
+                    if not gpu.empty
+                    else gpu
+                )
+            ),
         }
     )
 
@@ -108,9 +119,17 @@ def k8s_workloads(context: dg.AssetExecutionContext, inferops: InferopsResource)
     return dg.MaterializeResult(
         metadata={
             "gpu_pods": len(frame),
-            "workloads": int(frame[["cluster", "namespace", "workload"]].drop_duplicates().shape[0]) if not frame.empty else 0,
+            "workloads": int(frame[["cluster", "namespace", "workload"]].drop_duplicates().shape[0])
+            if not frame.empty
+            else 0,
             "pending_pods": int((~frame["scheduled"]).sum()) if not frame.empty else 0,
-            "preview": dg.MetadataValue.md(markdown_preview(frame[["cluster", "namespace", "workload", "runtime", "model", "gpus"]].drop_duplicates() if not frame.empty else frame)),
+            "preview": dg.MetadataValue.md(
+                markdown_preview(
+                    frame[["cluster", "namespace", "workload", "runtime", "model", "gpus"]].drop_duplicates()
+                    if not frame.empty
+                    else frame
+                )
+            ),
         }
     )
 
@@ -120,39 +139,69 @@ def k8s_workloads(context: dg.AssetExecutionContext, inferops: InferopsResource)
     partitions_def=daily,
     pool="warehouse",
     specs=[
-        dg.AssetSpec("gpu_metrics", description="Per-GPU window statistics (utilisation, framebuffer, power) from DCGM, attributed to pods."),
-        dg.AssetSpec("serving_metrics", description="Per-pod engine statistics (KV cache, queue, preemptions, tokens, latency, hourly request rate) for vLLM, SGLang, TGI and Triton."),
-        dg.AssetSpec("container_metrics", description="Per-container CPU, throttling, memory working set, restarts and OOM kills of GPU pods."),
+        dg.AssetSpec(
+            "gpu_metrics",
+            description="Per-GPU window statistics (utilisation, framebuffer, power) from DCGM, attributed to pods.",
+        ),
+        dg.AssetSpec(
+            "serving_metrics",
+            description="Per-pod engine statistics (KV cache, queue, preemptions, tokens, latency, hourly request rate) for vLLM, SGLang, TGI and Triton.",
+        ),
+        dg.AssetSpec(
+            "container_metrics",
+            description="Per-container CPU, throttling, memory working set, restarts and OOM kills of GPU pods.",
+        ),
     ],
 )
 def window_metrics(context: dg.AssetExecutionContext, inferops: InferopsResource):  # type: ignore[no-untyped-def]
     day = date.fromisoformat(context.partition_key)
     start, end = inferops.window(context.partition_key)
-    frames = [metrics_source(c.prometheus).fetch(cluster=c.name, start=start, end=end) for c in inferops.settings.clusters]
+    frames = [
+        metrics_source(c.prometheus).fetch(cluster=c.name, start=start, end=end) for c in inferops.settings.clusters
+    ]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(METRIC_COLUMNS))
     with inferops.warehouse() as wh:
         wh.replace_date("metrics", day, frame)
     results = []
-    for key, sources in (("gpu_metrics", {"gpu"}), ("serving_metrics", {"serving", "traffic"}), ("container_metrics", {"container"})):
+    for key, sources in (
+        ("gpu_metrics", {"gpu"}),
+        ("serving_metrics", {"serving", "traffic"}),
+        ("container_metrics", {"container"}),
+    ):
         part = frame[frame["source"].isin(sources)]
         results.append(
             dg.MaterializeResult(
                 asset_key=key,
-                metadata={"rows": len(part), "pods": int(part["pod"].nunique()), "window_end": end.isoformat(), "signals": ", ".join(sorted(part["signal"].unique()))},
+                metadata={
+                    "rows": len(part),
+                    "pods": int(part["pod"].nunique()),
+                    "window_end": end.isoformat(),
+                    "signals": ", ".join(sorted(part["signal"].unique())),
+                },
             )
         )
     return tuple(results)
 
 
-@dg.asset(group_name=GROUP, partitions_def=daily, pool="warehouse", description="Cloud GPU instance prices in force (bundled catalog, discount, user overrides) with source and snapshot columns.")
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    pool="warehouse",
+    description="Cloud GPU instance prices in force (bundled catalog, discount, user overrides) with source and snapshot columns.",
+)
 def price_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
-    rows = pd.DataFrame(_price_catalog(inferops).rows())
+    rows = pd.DataFrame(inferops.prices.rows())
     with inferops.warehouse() as wh:
         count = wh.replace_date("price_catalog", date.fromisoformat(context.partition_key), rows)
     return dg.MaterializeResult(metadata={"rows": count, "clouds": ", ".join(sorted(rows["cloud"].unique()))})
 
 
-@dg.asset(group_name=GROUP, partitions_def=daily, pool="warehouse", description="Accelerator specs (memory, bandwidth, TFLOPS, MIG) keyed by the price catalog's GPU names.")
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    pool="warehouse",
+    description="Accelerator specs (memory, bandwidth, TFLOPS, MIG) keyed by the price catalog's GPU names.",
+)
 def gpu_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     rows = pd.DataFrame(GpuCatalog.load_bundled().rows())
     with inferops.warehouse() as wh:
@@ -160,7 +209,12 @@ def gpu_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -
     return dg.MaterializeResult(metadata={"rows": count})
 
 
-@dg.asset(group_name=GROUP, partitions_def=daily, pool="warehouse", description="Open-model architectures (params, layers, KV heads, context) used for weight and KV-cache sizing.")
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    pool="warehouse",
+    description="Open-model architectures (params, layers, KV heads, context) used for weight and KV-cache sizing.",
+)
 def model_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     rows = pd.DataFrame(ModelCatalog.load_bundled().rows())
     with inferops.warehouse() as wh:

@@ -1,6 +1,5 @@
 """Model assets: GPU nodes with allocation and price, and one row per model deployment with its metrics."""
 
-
 from datetime import date
 
 import dagster as dg
@@ -11,7 +10,6 @@ from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.domain import GpuNode
 from inferops_pipeline.inventory.build import build_gpu_nodes, build_workloads
 from inferops_pipeline.inventory.nodes import NodeFacts
-from inferops_pipeline.sources.pricing import load_price_catalog
 
 GROUP = "model"
 
@@ -26,14 +24,15 @@ GROUP = "model"
 )
 def gpu_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
-    pricing = inferops.settings.pricing
-    prices = load_price_catalog(overrides=pricing.overrides, discount_pct=pricing.discount_pct)
+    prices = inferops.prices
 
     def price(fact: NodeFacts) -> tuple[float, str]:
         found = prices.lookup(cloud=fact.cloud, region=fact.region, instance_type=fact.instance_type)
         if found is not None:
             return found[0].hourly(fact.capacity_type)
-        per_gpu = prices.cheapest_gpu_hour(cloud=fact.cloud, region=fact.region, gpu_model=fact.gpu_model, capacity_type=fact.capacity_type)
+        per_gpu = prices.cheapest_gpu_hour(
+            cloud=fact.cloud, region=fact.region, gpu_model=fact.gpu_model, capacity_type=fact.capacity_type
+        )
         if per_gpu is None:
             return 0.0, f"no price for {fact.cloud}/{fact.region}/{fact.instance_type or fact.gpu_model}"
         return per_gpu[0] * fact.gpu_capacity, f"per-GPU {per_gpu[1]}"
@@ -62,7 +61,15 @@ def gpu_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
     group_name=GROUP,
     partitions_def=daily,
     pool="warehouse",
-    deps=["k8s_workloads", "gpu_nodes", "gpu_metrics", "serving_metrics", "container_metrics", "model_catalog", "gpu_catalog"],
+    deps=[
+        "k8s_workloads",
+        "gpu_nodes",
+        "gpu_metrics",
+        "serving_metrics",
+        "container_metrics",
+        "model_catalog",
+        "gpu_catalog",
+    ],
     description="One row per model deployment: runtime, model, GPUs per replica, replicas running/pending, engine "
     "settings, hourly cost from its nodes, and its window metrics aggregated over its pods.",
 )
@@ -77,8 +84,16 @@ def workloads(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
     return dg.MaterializeResult(
         metadata={
             "workloads": len(frame),
-            "monthly_cost_usd": dg.MetadataValue.float(round(float(frame["monthly_cost_usd"].sum()), 2) if not frame.empty else 0.0),
+            "monthly_cost_usd": dg.MetadataValue.float(
+                round(float(frame["monthly_cost_usd"].sum()), 2) if not frame.empty else 0.0
+            ),
             "without_gpu_metrics": sum(1 for w in built if w.running_pods and not w.metrics.gpu_samples),
-            "preview": dg.MetadataValue.md(markdown_preview(frame[["cluster", "namespace", "name", "runtime", "gpu_model", "replicas", "monthly_cost_usd"]] if not frame.empty else frame)),
+            "preview": dg.MetadataValue.md(
+                markdown_preview(
+                    frame[["cluster", "namespace", "name", "runtime", "gpu_model", "replicas", "monthly_cost_usd"]]
+                    if not frame.empty
+                    else frame
+                )
+            ),
         }
     )

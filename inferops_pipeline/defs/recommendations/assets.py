@@ -1,6 +1,5 @@
 """Recommendations asset: one patch (and its inverse) per actionable finding, pending an operator's decision."""
 
-
 import json
 from datetime import date
 
@@ -22,7 +21,25 @@ def findings_from(frame: pd.DataFrame) -> list[Finding]:
     for r in frame.to_dict(orient="records"):
         out.append(
             Finding(
-                **{k: r[k] for k in ("finding_id", "assessment_date", "cluster", "namespace", "workload_kind", "workload", "model", "gpu_model", "owner", "title", "explanation", "monthly_waste_usd", "monthly_at_risk_usd", "first_seen")},
+                **{
+                    k: r[k]
+                    for k in (
+                        "finding_id",
+                        "assessment_date",
+                        "cluster",
+                        "namespace",
+                        "workload_kind",
+                        "workload",
+                        "model",
+                        "gpu_model",
+                        "owner",
+                        "title",
+                        "explanation",
+                        "monthly_waste_usd",
+                        "monthly_at_risk_usd",
+                        "first_seen",
+                    )
+                },
                 type=FindingType(r["type"]),
                 severity=Severity(r["severity"]),
                 confidence=Confidence(r["confidence"]),
@@ -47,13 +64,33 @@ def recommendations(context: dg.AssetExecutionContext, inferops: InferopsResourc
         recs = plan_all(findings_from(wh.frame_on("findings", day)), workloads(wh.frame_on("workloads", day)))
         frame = to_frame(recs)
         wh.replace_date("recommendations", day, frame)
-        append(wh, (AuditEvent("inferops", "recommendation.raised", r.recommendation_id, {"date": day, "action": r.action, "patch": r.patch}) for r in recs), run_id=context.run_id)
+        append(
+            wh,
+            (
+                AuditEvent(
+                    "inferops",
+                    "recommendation.raised",
+                    r.recommendation_id,
+                    {"date": day, "action": r.action, "patch": r.patch},
+                )
+                for r in recs
+            ),
+            run_id=context.run_id,
+        )
     return dg.MaterializeResult(
         metadata={
             "recommendations": len(frame),
             # The remediation sensor reads ids from here so it never opens DuckDB (DESIGN §2).
             "recommendation_ids": dg.MetadataValue.json([r.recommendation_id for r in recs]),
-            "expected_monthly_savings_usd": dg.MetadataValue.float(round(sum(r.expected_monthly_savings_usd for r in recs), 2)),
-            "preview": dg.MetadataValue.md(markdown_preview(frame[["action", "namespace", "target_name", "rationale", "expected_monthly_savings_usd"]] if not frame.empty else frame)),
+            "expected_monthly_savings_usd": dg.MetadataValue.float(
+                round(sum(r.expected_monthly_savings_usd for r in recs), 2)
+            ),
+            "preview": dg.MetadataValue.md(
+                markdown_preview(
+                    frame[["action", "namespace", "target_name", "rationale", "expected_monthly_savings_usd"]]
+                    if not frame.empty
+                    else frame
+                )
+            ),
         }
     )

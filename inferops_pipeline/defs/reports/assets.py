@@ -1,6 +1,5 @@
 """Report asset: the nightly fleet report written next to the warehouse, previewed in the Dagster UI."""
 
-
 from datetime import date
 
 import dagster as dg
@@ -26,4 +25,6 @@ def fleet_report(context: dg.AssetExecutionContext, inferops: InferopsResource) 
     (folder / f"fleet-{day}.md").write_text(markdown)
     html_path = folder / f"fleet-{day}.html"
     html_path.write_text(page)
-    return dg.MaterializeResult(metadata={"html": dg.MetadataValue.path(str(html_path)), "report": dg.MetadataValue.md(markdown[:20000])})
+    return dg.MaterializeResult(
+        metadata={"html": dg.MetadataValue.path(str(html_path)), "report": dg.MetadataValue.md(markdown[:20000])}
+    )
