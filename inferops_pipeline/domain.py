@@ -103,6 +103,29 @@ class Signal(StrEnum):
     OOM_KILLED = "oom_killed"  # 1 when an OOMKilled termination fell inside the window
 
 
+class CoverageStatus(StrEnum):
+    """How much of one part (an object kind, a metric signal) of one cluster could be read."""
+
+    OK = "ok"  # read completely
+    ABSENT = "absent"  # the API/series does not exist there (CRD not installed, exporter not deployed)
+    SPARSE = "sparse"  # present but too few samples / gaps for the window: lowers confidence
+    DENIED = "denied"  # 401/403: the identity may not read it; the rest of the cluster still ingests
+    ERROR = "error"  # unreachable or failed after retries: that cluster's part is missing this run
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    """What one run could read of one cluster: `source` kubernetes|prometheus, `part` a kind or signal."""
+
+    cluster: str
+    source: str
+    part: str
+    status: CoverageStatus
+    items: int = 0  # objects listed or series returned
+    detail: str = ""  # one line: the error, the denial, or the sample shortfall
+    duration_s: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class MetricRow:
     cluster: str

@@ -15,7 +15,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-SCHEMA_VERSION = 1
+
+def _schema_version() -> int:
+    """1 plus the highest sql/migrations/NNN_*.sql number; migrations are idempotent (`add column if not exists`)."""
+    numbers = [int(f.name.split("_", 1)[0]) for f in (_sql_root() / "migrations").glob("*.sql")]
+    return max([1, *numbers])
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
@@ -71,16 +75,17 @@ class Warehouse:
     def apply_schema(self) -> None:
         root = _sql_root()
         with self.transaction():
-            for folder in ("schema", "views"):
+            # Migrations come before views: a view may name a column an older warehouse lacks.
+            for folder in ("schema", "migrations", "views"):
                 for file in sorted((root / folder).glob("*.sql")):
                     for statement in _statements(file.read_text()):
                         self.con.execute(statement)
             current = int(self.scalar("queries/schema_version_current") or 0)
-            if current > SCHEMA_VERSION:
+            if current > _schema_version():
                 raise RuntimeError(
-                    f"warehouse schema version {current} is newer than this inferops ({SCHEMA_VERSION}); upgrade inferops"
+                    f"warehouse schema version {current} is newer than this inferops ({_schema_version()}); upgrade inferops"
                 )
-            self.run("load/schema_version_record", version=SCHEMA_VERSION)
+            self.run("load/schema_version_record", version=_schema_version())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
