@@ -19,5 +19,5 @@ test: $(BIN)/inferops  ## install test dependencies, then run the suite and the 
 ui: $(BIN)/inferops  ## Dagster UI on the demo fleet
 	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/.dagster_home} sh -c 'mkdir -p $$DAGSTER_HOME && cp -n dagster.yaml $$DAGSTER_HOME/ ; $(BIN)/dagster dev -w workspace.yaml'
 
-bench: $(BIN)/inferops
-	@echo "no benchmarks yet (see issues 3 and 4)"
+bench: $(BIN)/inferops  ## speed and memory figures (not part of the tests); see bench/RESULTS.md
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -22,6 +22,7 @@ app.add_typer(audit_app, name="audit")
 err = Console(stderr=True)
 EXIT_BAD_INPUT = 2
 EXIT_FINDINGS = 3
+EXIT_INCOMPLETE = 4  # a cluster's inventory or metrics could not be read; the rest was assessed
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 GROUPS = ("ingest", "model", "findings", "recommendations")
 
@@ -102,6 +103,7 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
         findings = wh.frame_on("findings", day)
         recs = wh.frame_on("recommendations", day)
         workloads = wh.frame_on("workloads", day)
+        coverage = wh.frame_on("coverage", day)
     finally:
         con.close()
     findings = findings[findings["status"] != "resolved"]
@@ -132,7 +134,11 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
             "at": at.isoformat(),
             "window": settings.window,
             "clusters": [c.name for c in settings.clusters],
-            "coverage": {"workloads": int(len(running)), "workloads_with_metrics": int(len(running)) - gaps},
+            "coverage": {
+                "workloads": int(len(running)),
+                "workloads_with_metrics": int(len(running)) - gaps,
+                "clusters": _coverage(coverage),
+            },
         },
         "findings": records,
         "recommendations": rec_records,
@@ -142,6 +148,49 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
             "by_type": by_type,
         },
     }
+
+
+def _coverage(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """{cluster: {status, <source>: {<part>: {status, items, detail}}}}; status is the cluster's worst part."""
+    worst = ("ok", "absent", "sparse", "denied", "error")
+    clusters: dict[str, dict[str, Any]] = {}
+    for row in frame.to_dict(orient="records"):
+        entry = clusters.setdefault(row["cluster"], {"status": "ok"})
+        part = {"status": row["status"], "items": int(row["items"])}
+        if row["detail"]:
+            part["detail"] = row["detail"]
+        entry.setdefault(row["source"], {})[row["part"]] = part
+        if worst.index(row["status"]) > worst.index(entry["status"]):
+            entry["status"] = row["status"]
+    return clusters
+
+
+def _coverage_line(clusters: dict[str, dict[str, Any]]) -> str:
+    """`coverage: prod-us ok · prod-gcp denied (kubernetes deployments)` under the findings table."""
+    parts = []
+    for cluster, entry in clusters.items():
+        degraded = [
+            f"{source} {part}"
+            for source, items in entry.items()
+            if source != "status"
+            for part, info in items.items()
+            if info["status"] in ("denied", "error")
+        ]
+        parts.append(f"{cluster} {entry['status']}" + (f" ({', '.join(degraded)})" if degraded else ""))
+    return "coverage: " + (" · ".join(parts) if parts else "not recorded")
+
+
+def _incomplete(report: dict[str, Any]) -> list[str]:
+    """One line per unreadable part (status error) so a partial assessment is never mistaken for a clean one."""
+    lines = []
+    for cluster, entry in report["assessment"]["coverage"]["clusters"].items():
+        for source, parts in entry.items():
+            if source == "status":
+                continue
+            for part, info in parts.items():
+                if info["status"] == "error":
+                    lines.append(f"cluster {cluster}: {source} {part}: {info.get('detail', 'unreadable')}")
+    return lines
 
 
 def _print(report: dict[str, Any], output: str, out: Path | None) -> None:
@@ -186,6 +235,7 @@ def _print(report: dict[str, Any], output: str, out: Path | None) -> None:
             "", "total", "", "", _money(totals["monthly_waste_usd"]), _money(totals["monthly_at_risk_usd"]), ""
         )
         console.print(table)
+        console.print(_coverage_line(report["assessment"]["coverage"]["clusters"]), highlight=False)
         return
     if out:
         out.write_text(text)
@@ -228,6 +278,11 @@ def assess(
     _print(report, output, out)
     if scratch:
         scratch.cleanup()
+    incomplete = _incomplete(report)
+    for line in incomplete:
+        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+    if incomplete:
+        raise typer.Exit(EXIT_INCOMPLETE)
     if fail_on and any(SEVERITIES.index(f["severity"]) <= SEVERITIES.index(fail_on) for f in report["findings"]):
         raise typer.Exit(EXIT_FINDINGS)
 
