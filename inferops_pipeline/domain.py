@@ -67,7 +67,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "cluster",
     "source",  # gpu | serving | container | traffic
     "signal",
-    "stat",  # mean | p50 | p95 | p99 | max | min | increase | last | hNN (hour bucket of the window)
+    "stat",  # mean | p50 | p95 | p99 | max | min | increase | last | hNN (hour bucket) | hours (hours with data)
     "namespace",
     "pod",
     "container",
@@ -85,7 +85,11 @@ class Signal(StrEnum):
     GPU_UTIL = "gpu_util"  # 0-1, DCGM_FI_PROF_GR_ENGINE_ACTIVE or DCGM_FI_DEV_GPU_UTIL/100
     GPU_FB_USED_MIB = "gpu_fb_used_mib"
     GPU_FB_TOTAL_MIB = "gpu_fb_total_mib"  # used + free + reserved
+    GPU_FB_FREE_MIB = "gpu_fb_free_mib"
+    GPU_FB_RESERVED_MIB = "gpu_fb_reserved_mib"
     GPU_POWER_W = "gpu_power_w"
+    GPU_SM_ACTIVE = "gpu_sm_active"  # 0-1, DCGM_FI_PROF_SM_ACTIVE (not in DCGM's default counters)
+    GPU_DRAM_ACTIVE = "gpu_dram_active"  # 0-1, DCGM_FI_PROF_DRAM_ACTIVE: memory-bandwidth use (decode is bound by it)
     KV_CACHE_USAGE = "kv_cache_usage"  # 0-1
     REQUESTS_RUNNING = "requests_running"
     REQUESTS_WAITING = "requests_waiting"
@@ -95,6 +99,7 @@ class Signal(StrEnum):
     TTFT_SECONDS = "ttft_seconds"
     ITL_SECONDS = "itl_seconds"
     KV_POOL_TOKENS = "kv_pool_tokens"  # engine-reported KV pool size (vllm:cache_config_info)
+    BATCH_TOKENS = "batch_tokens"  # TGI tokens in the running batch (vs --max-batch-total-tokens: its KV use)
     REQUEST_RATE = "request_rate"  # requests/s; stat hNN = hour bucket
     CPU_USAGE_CORES = "cpu_usage_cores"
     CPU_THROTTLE_RATIO = "cpu_throttle_ratio"
@@ -201,8 +206,26 @@ class PodRow:
     ready: bool
     desired_replicas: int
     has_autoscaler: bool
-    gpu_hint: str = ""  # GPU model the pod's nodeSelector asks for (places pending pods)
-    engine_args: tuple[str, ...] = ()
+    gpu_hint: str = ""  # GPU model the pod's nodeSelector/affinity asks for (places pending pods)
+    engine_args: tuple[str, ...] = ()  # command + args, secret-looking values redacted
+    # Engine settings as the manifest states them (None/"" = not set, the engine default applies; see engine_facts).
+    pipeline_parallel: int = 1
+    data_parallel: int = 1
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    dtype: str = ""
+    prefix_caching: bool | None = None
+    served_model_name: str = ""
+    # {"node_selector": {...}, "required": [[{key, operator, values}]], "preferred": [...], "gpu_keys": [...]}
+    placement: dict[str, Any] = field(default_factory=dict)
+    # {knob: {"value": "8192", "source": "arg:--max-model-len" | "env:MODEL_ID" | "label:…" | "owner:…" | "default"}}
+    engine_facts: dict[str, dict[str, str]] = field(default_factory=dict)
+    env_names: tuple[str, ...] = ()  # names only: env values are never stored
+    gpu_resource: str = ""  # nvidia.com/gpu, nvidia.com/mig-1g.10gb, amd.com/gpu, ...
+    platform: str = ""  # kserve | llm-d | vllm-production-stack | ""
+    role: str = ""  # prefill | decode | both (llm-d), leader | worker (LeaderWorkerSet)
+    pods_per_replica: int = 1  # LeaderWorkerSet group size
+    ready_replicas: int | None = None  # the owner's status.readyReplicas when it was readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +294,18 @@ class Workload:
     nodes: tuple[str, ...]
     engine_args: tuple[str, ...] = ()
     metrics: WorkloadMetrics = field(default_factory=WorkloadMetrics)
+    ready_replicas: int = 0  # engine pods ready
+    pipeline_parallel: int = 1
+    data_parallel: int = 1
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    dtype: str = ""
+    prefix_caching: bool | None = None
+    served_model_name: str = ""
+    placement: dict[str, Any] = field(default_factory=dict)
+    engine_facts: dict[str, dict[str, str]] = field(default_factory=dict)
+    platform: str = ""
+    pods_per_replica: int = 1
 
     @property
     def monthly_cost_usd(self) -> float:

@@ -27,19 +27,33 @@ class KubernetesConfig(_Strict):
     kubeconfig: Path | None = Field(None, description="Kubeconfig path; omit both for in-cluster auth.")
     context: str | None = Field(None, description="Kubeconfig context of this cluster.")
     in_cluster: bool = Field(False, description="Use the pod's service account.")
+    timeout_s: float = Field(30.0, gt=0, description="Read timeout of one API request (one LIST page).")
+    connect_timeout_s: float = Field(5.0, gt=0, description="TCP/TLS connect timeout of one API request.")
+    retries: int = Field(3, ge=0, le=10, description="Retries of a failed page (5xx, 429, timeout) with backoff.")
+    page_size: int = Field(500, ge=1, le=5000, description="Objects per LIST page (limit/continue).")
 
 
 class PrometheusConfig(_Strict):
     snapshot: Path | None = Field(
         None, description="Metrics snapshot (parquet) written by demo-fleet / snapshot-metrics."
     )
-    url: str | None = Field(None, description="Prometheus, Thanos Query or Mimir base URL.")
-    headers_env: str | None = Field(None, description="Env var holding extra headers as JSON (e.g. auth).")
+    url: str | None = Field(
+        None, description="Prometheus, Thanos Query or Mimir base URL (Mimir: include the /prometheus prefix)."
+    )
+    headers_env: str | None = Field(
+        None, description='Env var holding extra headers as a JSON object, e.g. {"X-Scope-OrgID": "tenant-1"}.'
+    )
+    bearer_token_env: str | None = Field(None, description="Env var holding a bearer token (Authorization header).")
+    basic_auth_env: str | None = Field(None, description="Env var holding `user:password` for HTTP basic auth.")
     cluster_matcher: str | None = Field(
         None, description='Label matcher selecting this cluster in a shared Prometheus, e.g. cluster="prod-us".'
     )
-    verify_tls: bool = True
-    timeout_s: float = 120.0
+    verify_tls: bool = Field(True, description="Verify the server certificate; false only for a trusted lab endpoint.")
+    ca_file: Path | None = Field(None, description="CA bundle (PEM) that signed the server certificate.")
+    cert_file: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
+    key_file: Path | None = Field(None, description="Private key (PEM) of cert_file.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-query timeout; a query that times out is split and retried.")
+    max_concurrency: int = Field(4, ge=1, le=4, description="Queries in flight at once against this server (1-4).")
 
 
 class ClusterConfig(_Strict):
@@ -50,9 +64,44 @@ class ClusterConfig(_Strict):
     region: str = Field("us-east-1", description="Region assumed when node labels do not say.")
 
 
+class GpuShareConfig(_Strict):
+    cpu_core_hr: float = Field(0.031611, gt=0, description="Reference $/vCPU-hour weighing the CPU part (OpenCost).")
+    ram_gib_hr: float = Field(0.004237, gt=0, description="Reference $/GiB-hour weighing the RAM part (OpenCost).")
+    gpu_hr: float = Field(0.95, gt=0, description="Reference $/GPU-hour weighing the GPU part (OpenCost).")
+
+
+class PriceRefreshConfig(_Strict):
+    enabled: bool = Field(
+        False, description="Fetch live list prices when the price_catalog asset runs; off = bundled snapshot only."
+    )
+    clouds: list[Literal["aws", "azure", "gcp"]] = Field(
+        default_factory=lambda: ["aws", "azure"],
+        description="Clouds whose public price APIs are read; add gcp once its API key env var is set.",
+    )
+    regions: dict[Literal["aws", "azure", "gcp"], list[str]] = Field(
+        default_factory=dict,
+        description="Regions to refresh per cloud, e.g. {aws: [us-east-1]}; default: the bundled catalog's regions.",
+    )
+    gcp_api_key_env: str = Field(
+        "INFEROPS_GCP_API_KEY", description="Env var holding the Cloud Billing Catalog API key (GCP needs one)."
+    )
+    timeout_s: float = Field(120.0, gt=0, description="Timeout of each price-API request.")
+
+
 class PricingConfig(_Strict):
     overrides: Path | None = Field(None, description="CSV of negotiated/on-prem prices per instance-hour or GPU-hour.")
     discount_pct: float = Field(0.0, ge=0, lt=100, description="Blanket discount off list prices.")
+    gpu_cost: Literal["node", "gpu_share"] = Field(
+        "node",
+        description="'node': a GPU-hour costs the instance price ÷ its GPUs; 'gpu_share': only the GPU share of the "
+        "instance price (OpenCost's CPU/RAM/GPU split weighted by `gpu_share`).",
+    )
+    gpu_share: GpuShareConfig = Field(
+        default_factory=lambda: GpuShareConfig(), description="Reference prices of the 'gpu_share' split."
+    )
+    refresh: PriceRefreshConfig = Field(
+        default_factory=lambda: PriceRefreshConfig(), description="Optional live price refresh (off by default)."
+    )
 
 
 class Thresholds(_Strict):
@@ -159,7 +208,14 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     for cluster in raw.get("clusters") or []:
         if not isinstance(cluster, dict):
             continue
-        for section, key in (("kubernetes", "snapshot"), ("kubernetes", "kubeconfig"), ("prometheus", "snapshot")):
+        for section, key in (
+            ("kubernetes", "snapshot"),
+            ("kubernetes", "kubeconfig"),
+            ("prometheus", "snapshot"),
+            ("prometheus", "ca_file"),
+            ("prometheus", "cert_file"),
+            ("prometheus", "key_file"),
+        ):
             block = cluster.get(section)
             if isinstance(block, dict) and block.get(key):
                 block[key] = fix(block[key])

@@ -68,6 +68,31 @@ _NOISE = {
 }
 
 
+# MIG profile as every source spells it: GFD product suffix '-MIG-1g.10gb', resource 'nvidia.com/mig-1g.10gb',
+# kube-state-metrics 'nvidia_com_mig_1g_10gb', DCGM GPU_I_PROFILE '1g.10gb', and the '+me'/'+gfx' variants.
+_MIG = re.compile(r"(?:^|[^0-9a-z])(\d)g[._](\d+)gb(?:\+(?:me|gfx))?(?:$|[^0-9a-z])", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class MigProfile:
+    """A MIG GPU-instance profile such as 1g.10gb: compute slices (of 7 on A100/H100/B200) and memory."""
+
+    compute_slices: int
+    memory_gb: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.compute_slices}g.{self.memory_gb}gb"
+
+
+def parse_mig_profile(raw: str) -> MigProfile | None:
+    """The MIG profile named in a GPU label, resource name or DCGM GPU_I_PROFILE; None when there is none."""
+    match = _MIG.search(raw.strip())
+    if match is None:
+        return None
+    return MigProfile(compute_slices=int(match.group(1)), memory_gb=int(match.group(2)))
+
+
 def _tokens(raw: str) -> list[str]:
     text = raw.strip().upper().replace("_", "-").replace(" ", "-")
     # GFD appends -SHARED for time-sliced GPUs and -MIG-<profile> under mig.strategy=single; a MIG slice
@@ -121,6 +146,9 @@ def normalize_gpu_name(raw: str, memory_mib: int | None = None) -> str | None:
     # Edition' (DCGM), 'nvidia-rtx-pro-6000' (GKE), 'RTXPRO6000' (OCI), 'RTX6000' (Lambda, Turing).
     compact = joined.replace("-", "")
     if "RTXPRO6000" in compact or ("RTX" in wordset and "PRO" in wordset and "6000" in wordset):
+        return "RTX-PRO-6000"
+    if "RTX6000" in compact and mem is not None and mem >= 90:
+        # GCP bills the G4's RTX PRO 6000 Blackwell as "RTX 6000 96GB"; the Turing Quadro RTX 6000 has 24 GB.
         return "RTX-PRO-6000"
     if "RTXPRO4500" in compact or ("RTX" in wordset and "PRO" in wordset and "4500" in wordset):
         return "RTX-PRO-4500"
@@ -197,6 +225,23 @@ class GpuCatalog:
             return spec
         key = normalize_gpu_name(gpu_model)
         return self._by_key.get(key) if key else None
+
+    def mig_share(self, gpu_model: str, profile: str | MigProfile) -> float:
+        """Share of the parent card one MIG slice is priced at: its compute slices over the card's seven.
+
+        Compute slices, not memory, because they are what MIG partitions exclusively (1g.10gb and 1g.20gb both take
+        one of seven); seven 1g slices then add up to exactly one card. ValueError when the card has no such profile.
+        """
+        spec = self.get(gpu_model)
+        mig = profile if isinstance(profile, MigProfile) else parse_mig_profile(profile)
+        if spec is None or mig is None:
+            raise ValueError(f"unknown GPU {gpu_model!r} or MIG profile {profile!r}")
+        profiles = [p for p in (parse_mig_profile(name) for name in spec.mig_profiles) if p is not None]
+        if mig.name not in {p.name for p in profiles}:
+            raise ValueError(
+                f"{spec.gpu_model} has no MIG profile {mig.name} (it has {', '.join(spec.mig_profiles) or 'none'})"
+            )
+        return mig.compute_slices / max(p.compute_slices for p in profiles)
 
     def all(self) -> list[GpuSpec]:
         return sorted(self._by_key.values(), key=lambda s: s.gpu_model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -72,6 +72,26 @@ def _loose_key(name: str) -> str:
     return "-".join(t for t in tokens if t not in _FLAVOUR_TOKENS)
 
 
+# Parameter count as served names spell it: "13b", "1.5B", "70B"; MoE "8x7B" (experts × size); never the active
+# count of "-A22B" / "-A3B" (Qwen3-MoE) that follows the total.
+_PARAMS = re.compile(r"(?<![a-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)([bm])(?![a-z0-9])", re.IGNORECASE)
+
+
+def params_from_name(name: str) -> float | None:
+    """Billions of parameters parsed from a model name ('my-org/acme-13b-chat' → 13.0); None when absent.
+
+    "8x7B" (Mixtral-style) is read as 8 × 7 B, an upper bound because the experts share attention and embeddings.
+    """
+    base = _basename(name)
+    for match in _PARAMS.finditer(base):
+        experts, size, unit = match.group(1), float(match.group(2)), match.group(3).lower()
+        billions = size / 1000 if unit == "m" else size
+        if billions <= 0:
+            continue
+        return billions * int(experts) if experts else billions
+    return None
+
+
 def _opt_int(value: str) -> int | None:
     value = value.strip()
     return int(value) if value else None
@@ -94,6 +114,7 @@ class ModelArch:
     kv_lora_rank: int | None
     sliding_window: int | None
     source: str
+    estimated: bool = False  # True: not a catalog row but a shape borrowed for a parameter count parsed from a name
 
     @property
     def name(self) -> str:
@@ -145,6 +166,20 @@ def _row_to_arch(row: dict[str, str]) -> ModelArch:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ModelMatch:
+    """What a served model name resolved to, and how far sizing built on it can be trusted."""
+
+    name: str
+    arch: ModelArch | None  # None: unknown and no parameter count in the name, so nothing can be sized
+    how: str  # "exact" | "tolerant" | "params_from_name" | "unknown"
+    confidence: str  # "high" for catalog rows, "low" for a shape estimated from the name, "none" when unknown
+
+    @property
+    def known(self) -> bool:
+        return self.how in ("exact", "tolerant")
+
+
 class ModelCatalog:
     """Model architectures, found by repo id or any common served-name spelling of it."""
 
@@ -190,8 +225,40 @@ class ModelCatalog:
                 return arch
         return None
 
+    def resolve(self, name: str) -> ModelMatch:
+        """The catalog row for a served name, else an estimate from the parameter count in the name, else unknown.
+
+        The estimate borrows the layer/head shape of the dense catalog model nearest in size (so KV bytes per token
+        are plausible) and sets the total to the parsed count (so weight memory is right); it is marked
+        `estimated` and the match has low confidence.
+        """
+        name = name.strip()
+        arch = self.get(name)
+        if arch is not None:
+            return ModelMatch(name, arch, "exact" if name == arch.hf_repo_id else "tolerant", "high")
+        params = params_from_name(name) if name else None
+        dense = [a for a in self._archs if not a.is_moe and not a.is_mla and a.sliding_layers == 0]
+        if params is None or not dense:
+            return ModelMatch(name, None, "unknown", "none")
+        proxy = min(dense, key=lambda a: (abs(a.params_total_b - params), a.hf_repo_id))
+        estimate = replace(
+            proxy,
+            hf_repo_id=name,
+            family="unknown",
+            params_total_b=params,
+            params_active_b=params,
+            source=f"estimated: {params:g}B parsed from the name; layer/head shape of {proxy.hf_repo_id}",
+            estimated=True,
+        )
+        return ModelMatch(name, estimate, "params_from_name", "low")
+
     def all(self) -> list[ModelArch]:
         return list(self._archs)
 
     def rows(self) -> list[dict[str, Any]]:
-        return [asdict(arch) for arch in self._archs]
+        rows = []
+        for arch in self._archs:
+            row = asdict(arch)
+            del row["estimated"]  # catalog rows are never estimates
+            rows.append(row)
+        return rows

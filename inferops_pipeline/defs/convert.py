@@ -23,6 +23,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# JSON columns that come back from DuckDB as text and are tuples / dicts on the dataclasses.
+_JSON_TUPLES = frozenset({"engine_args", "nodes", "taints", "env_names"})
+_JSON_DICTS = frozenset({"engine_facts", "placement", "gpu_resources"})
+
+
 def rows_to(cls: type[T], frame: pd.DataFrame) -> list[T]:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     out = []
@@ -32,8 +37,10 @@ def rows_to(cls: type[T], frame: pd.DataFrame) -> list[T]:
             if name not in record:
                 continue
             value = _clean(record[name])
-            if name in {"engine_args", "nodes"}:
+            if name in _JSON_TUPLES:
                 value = tuple(json.loads(value)) if isinstance(value, str) else tuple(value or ())
+            elif name in _JSON_DICTS:
+                value = json.loads(value) if isinstance(value, str) else dict(value or {})
             elif name == "metrics":
                 value = WorkloadMetrics(**json.loads(value)) if isinstance(value, str) else WorkloadMetrics()
             kwargs[name] = value

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from inferops_pipeline.catalog.prices import PriceCatalog
+from inferops_pipeline.catalog.prices import GpuShare, PriceCatalog
 from inferops_pipeline.settings import CONFIG_ENV, Settings, load_settings
+from inferops_pipeline.sources.price_apis import (
+    HttpJsonFetcher,
+    JsonFetcher,
+    RecordedFetcher,
+    RefreshResult,
+    refresh_prices,
+)
 from inferops_pipeline.sources.pricing import load_price_catalog
 from inferops_pipeline.warehouse import Warehouse, connect
 
@@ -36,6 +43,8 @@ class InferopsResource(dg.ConfigurableResource):  # type: ignore[misc]
     config_path: str = ""
     at: str = ""
     warehouse_path: str = ""
+    # Directory of recorded price-API payloads (tests, air-gapped runs) used instead of live HTTP when refreshing.
+    price_api_recordings: str = ""
 
     @cached_property
     def settings(self) -> Settings:
@@ -43,10 +52,38 @@ class InferopsResource(dg.ConfigurableResource):  # type: ignore[misc]
         return load_settings(path)
 
     @cached_property
+    def price_refresh(self) -> tuple[RefreshResult, ...]:
+        """Live price-API rows when pricing.refresh is enabled (fetched once per run), else none."""
+        refresh = self.settings.pricing.refresh
+        if not refresh.enabled:
+            return ()
+        fetcher: JsonFetcher = (
+            RecordedFetcher(self.price_api_recordings)
+            if self.price_api_recordings
+            else HttpJsonFetcher(timeout_s=refresh.timeout_s)
+        )
+        return tuple(
+            refresh_prices(
+                fetcher,
+                clouds=refresh.clouds,
+                bundled=PriceCatalog.load_bundled(),
+                fetched_on=datetime.now(UTC).date(),
+                regions=refresh.regions,
+                gcp_api_key=os.environ.get(refresh.gcp_api_key_env, ""),
+            )
+        )
+
+    @cached_property
     def prices(self) -> PriceCatalog:
-        """Bundled catalog less the configured discount, with the user's overrides on top."""
+        """Bundled catalog (+ refreshed rows) less the configured discount, with the user's overrides on top."""
         pricing = self.settings.pricing
-        return load_price_catalog(overrides=pricing.overrides, discount_pct=pricing.discount_pct)
+        share = GpuShare(**pricing.gpu_share.model_dump()) if pricing.gpu_cost == "gpu_share" else None
+        return load_price_catalog(
+            overrides=pricing.overrides,
+            discount_pct=pricing.discount_pct,
+            refreshed=[row for result in self.price_refresh for row in result.rows],
+            gpu_share=share,
+        )
 
     @property
     def warehouse_file(self) -> Path:

@@ -16,7 +16,8 @@ from typing import Any
 from inferops_pipeline.catalog.gpus import GpuCatalog
 from inferops_pipeline.catalog.models import ModelCatalog
 from inferops_pipeline.catalog.prices import PriceCatalog
-from inferops_pipeline.demo.spec import CLUSTERS, SPARE_NODES, WORKLOADS, ClusterSpec, Profile, WorkloadSpec
+from inferops_pipeline.demo import promql
+from inferops_pipeline.demo.spec import DEMO, FLEETS, ClusterSpec, FleetSpec, Profile, WorkloadSpec
 from inferops_pipeline.domain import MetricRow, Signal
 from inferops_pipeline.sizing.memory import fit
 
@@ -45,12 +46,22 @@ _IMAGES = {
 
 @dataclass
 class Series:
-    """One raw time series: OpenMetrics family + labels + one value per step."""
+    """One raw time series: OpenMetrics family + labels + one value per step (None: not scraped)."""
 
     family: str
-    kind: str  # gauge | counter
+    kind: str  # gauge | counter (written with _total) | unknown (written as named: buckets, *_sum)
     labels: dict[str, str]
-    values: list[float]
+    values: list[float | None]
+    cluster: str = ""
+
+
+def _gpu_resource(spec: WorkloadSpec) -> str:
+    return f"nvidia.com/mig-{spec.mig}" if spec.mig else "nvidia.com/gpu"
+
+
+def _ksm_resource(spec: WorkloadSpec) -> str:
+    # kube-state-metrics sanitises resource names: nvidia.com/mig-1g.10gb → nvidia_com_mig_1g_10gb
+    return _gpu_resource(spec).replace(".", "_").replace("/", "_").replace("-", "_")
 
 
 @dataclass
@@ -98,8 +109,12 @@ def _meta(
 
 
 class _Builder:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, at: datetime = DEMO_AT) -> None:
         self.rng = random.Random(seed)
+        self.end = at.timestamp()
+        self.start = self.end - WINDOW_HOURS * 3600
+        self.times = [self.start + (i + 1) * STEP_S for i in range(SAMPLES)]
+        self.cluster_name = ""
         self.prices = PriceCatalog.load_bundled()
         self.gpus = GpuCatalog.load_bundled()
         self.models = ModelCatalog.load_bundled()
@@ -112,6 +127,7 @@ class _Builder:
         self.node_free: dict[str, dict[str, int]] = defaultdict(dict)  # cluster → node → free GPUs
         self.node_gpu: dict[str, dict[str, str]] = defaultdict(dict)
         self._reserved: set[str] = set()  # fragmentation-filler nodes other workloads must not use
+        self.node_used: dict[str, dict[str, int]] = defaultdict(dict)  # GPU indices taken per node
 
     def next_uid(self) -> int:
         self.uid += 1
@@ -317,9 +333,9 @@ class _Builder:
                 "requests": {
                     "cpu": str(min(spec.cpu_limit or 8.0, 4.0)),
                     "memory": f"{int(spec.memory_limit_gib * 0.75)}Gi",
-                    "nvidia.com/gpu": str(spec.gpus),
+                    _gpu_resource(spec): str(spec.gpus),
                 },
-                "limits": {"memory": f"{int(spec.memory_limit_gib)}Gi", "nvidia.com/gpu": str(spec.gpus)}
+                "limits": {"memory": f"{int(spec.memory_limit_gib)}Gi", _gpu_resource(spec): str(spec.gpus)}
                 | ({"cpu": f"{spec.cpu_limit:g}"} if spec.cpu_limit else {}),
             },
         }
@@ -448,463 +464,3 @@ class _Builder:
                 pods.append((pod_name, node))
         return pods
 
-    # ---------------------------------------------------------------- metrics
-    def load_curve(self, profile: Profile) -> list[float]:
-        """Relative load per sample (mean ≈ 1)."""
-        curve = []
-        for i in range(SAMPLES):
-            hour = i * STEP_S // 3600
-            if profile.traffic == "flat":
-                base = 1.0
-            elif profile.traffic == "bursty":
-                base = 4.0 if hour in (9, 10, 14, 15) else 0.4
-            else:
-                base = 1.0 + 0.5 * math.sin(2 * math.pi * (hour - 8) / 24)
-            curve.append(base * (1 + self.rng.gauss(0, 0.02)))
-        mean = statistics.fmean(curve)
-        return [c / mean for c in curve]
-
-    def add_metrics(self, cluster: ClusterSpec, spec: WorkloadSpec, pods: list[tuple[str, str]]) -> None:
-        p = spec.profile
-        arch = self.models.get(spec.model)
-        gpu_spec = self.gpus.get(spec.gpu)
-        pool_tokens = 0
-        if arch is not None and gpu_spec is not None:
-            pool_tokens = fit(
-                arch,
-                gpu_memory_gib=gpu_spec.memory_gib,
-                gpu_count=spec.gpus,
-                gpu_memory_utilization=spec.gpu_memory_utilization,
-                max_model_len=spec.max_model_len,
-            ).kv_pool_tokens
-        fb_total_mib = (gpu_spec.memory_gib if gpu_spec else 24) * 1024
-        for pod, node in pods:
-            load = self.load_curve(p)
-            peak = max(load)
-            ident = {"namespace": spec.namespace, "pod": pod}
-            row = {"cluster": cluster.name, "namespace": spec.namespace, "pod": pod}
-            if p.has_gpu_metrics:
-                for g in range(spec.gpus):
-                    uuid = f"GPU-{self.rng.getrandbits(64):016x}"
-                    util = [min(0.99, max(0.0, p.util * x * (1 + self.rng.gauss(0, 0.03)))) for x in load]
-                    fb = [fb_total_mib * p.fb_frac * (1 + self.rng.uniform(-0.002, 0.0)) for _ in load]
-                    gpu_labels = {
-                        "gpu": str(g),
-                        "UUID": uuid,
-                        "device": f"nvidia{g}",
-                        "modelName": _GFD_PRODUCT.get(spec.gpu, spec.gpu).replace("-", " "),
-                        "Hostname": node,
-                        "container": "engine",
-                    } | ident
-                    util_family = (
-                        "DCGM_FI_DEV_GPU_UTIL" if cluster.labelling == "bare" else "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
-                    )
-                    scale = 100.0 if util_family == "DCGM_FI_DEV_GPU_UTIL" else 1.0
-                    self.series.append(Series(util_family, "gauge", gpu_labels, [round(u * scale, 4) for u in util]))
-                    self.series.append(Series("DCGM_FI_DEV_FB_USED", "gauge", gpu_labels, [round(v) for v in fb]))
-                    self.series.append(
-                        Series("DCGM_FI_DEV_FB_FREE", "gauge", gpu_labels, [round(fb_total_mib - v) for v in fb])
-                    )
-                    g_row = row | {"source": "gpu", "node": node, "gpu_uuid": uuid, "container": "engine"}
-                    self._stats(g_row, Signal.GPU_UTIL, util, ("mean", "p95", "max"))
-                    self.metrics.append(
-                        MetricRow(
-                            **g_row,
-                            signal=Signal.GPU_UTIL.value,
-                            stat="hours",
-                            value=float(WINDOW_HOURS),
-                            samples=SAMPLES,
-                        )
-                    )
-                    self.metrics.append(
-                        MetricRow(
-                            **g_row,
-                            signal=Signal.GPU_FB_USED_MIB.value,
-                            stat="max",
-                            value=round(max(fb)),
-                            samples=SAMPLES,
-                        )
-                    )
-                    self.metrics.append(
-                        MetricRow(
-                            **g_row,
-                            signal=Signal.GPU_FB_TOTAL_MIB.value,
-                            stat="max",
-                            value=fb_total_mib,
-                            samples=SAMPLES,
-                        )
-                    )
-            if p.has_engine_metrics:
-                self._engine_series(cluster, spec, pod, load, peak, pool_tokens, row)
-            if p.has_container_metrics:
-                self._container_series(spec, pod, node, load, row)
-
-    def _stats(self, row: dict[str, str], signal: Signal, values: list[float], stats: tuple[str, ...]) -> None:
-        ordered = sorted(values)
-        for stat in stats:
-            if stat == "mean":
-                value = statistics.fmean(values)
-            elif stat == "max":
-                value = ordered[-1]
-            else:
-                # Prometheus quantile_over_time: linear interpolation at rank φ·(n−1), like numpy's default.
-                phi = int(stat[1:]) / 100
-                rank = phi * (len(ordered) - 1)
-                lo = math.floor(rank)
-                hi = min(lo + 1, len(ordered) - 1)
-                value = ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
-            self.metrics.append(
-                MetricRow(**row, signal=signal.value, stat=stat, value=round(value, 6), samples=len(values))
-            )
-
-    def _engine_series(
-        self,
-        cluster: ClusterSpec,
-        spec: WorkloadSpec,
-        pod: str,
-        load: list[float],
-        peak: float,
-        pool_tokens: int,
-        row: dict[str, str],
-    ) -> None:
-        p = spec.profile
-        served = spec.model.split("/")[-1].lower()
-        model = spec.model if spec.runtime == "triton" else served
-        kv = [min(0.995, max(0.0, p.kv * x * (1 + self.rng.gauss(0, 0.01)))) for x in load]
-        waiting = [round(p.waiting * x / peak) for x in load]
-        running = [max(1.0, round(p.rps * 4 * x)) for x in load]
-        s_row = row | {"source": "serving", "model": model, "container": "engine"}
-        labels = {"namespace": spec.namespace, "pod": pod}
-        if spec.runtime == "vllm":
-            labels |= {"model_name": served, "engine": "0"}
-            kv_family = "vllm:gpu_cache_usage_perc" if cluster.vllm_old_metric_names else "vllm:kv_cache_usage_perc"
-            self.series.append(Series(kv_family, "gauge", labels, [round(v, 4) for v in kv]))
-            self.series.append(Series("vllm:num_requests_waiting", "gauge", labels, [float(v) for v in waiting]))
-            self.series.append(Series("vllm:num_requests_running", "gauge", labels, running))
-            preempt = self._counter([p.preemptions_per_hour * STEP_S / 3600 * x for x in load])
-            self.series.append(Series("vllm:num_preemptions", "counter", labels, preempt))
-            self.series.append(
-                Series(
-                    "vllm:cache_config_info",
-                    "gauge",
-                    labels
-                    | {
-                        "block_size": "16",
-                        "num_gpu_blocks": str(pool_tokens // 16),
-                        "gpu_memory_utilization": str(spec.gpu_memory_utilization),
-                        "cache_dtype": "auto",
-                    },
-                    [1.0] * SAMPLES,
-                )
-            )
-            self.metrics.append(
-                MetricRow(
-                    **s_row,
-                    signal=Signal.PREEMPTIONS.value,
-                    stat="increase",
-                    value=round(preempt[-1] - preempt[0], 3),
-                    samples=SAMPLES,
-                )
-            )
-            self.metrics.append(
-                MetricRow(
-                    **s_row, signal=Signal.KV_POOL_TOKENS.value, stat="max", value=float(pool_tokens), samples=SAMPLES
-                )
-            )
-            success_family = "vllm:request_success"
-        elif spec.runtime == "sglang":
-            labels |= {"model_name": served}
-            self.series.append(Series("sglang:token_usage", "gauge", labels, [round(v, 4) for v in kv]))
-            self.series.append(Series("sglang:num_queue_reqs", "gauge", labels, [float(v) for v in waiting]))
-            self.series.append(Series("sglang:num_running_reqs", "gauge", labels, running))
-            success_family = "sglang:num_requests"
-        elif spec.runtime == "tgi":
-            kv = []  # TGI exposes no KV-usage ratio
-            self.series.append(Series("tgi_queue_size", "gauge", labels, [float(v) for v in waiting]))
-            self.series.append(Series("tgi_batch_current_size", "gauge", labels, running))
-            success_family = "tgi_request_success"
-        else:
-            labels |= {"model": spec.model, "version": "1"}
-            self.series.append(
-                Series(
-                    "nv_trt_llm_kv_cache_block_metrics",
-                    "gauge",
-                    labels | {"kv_cache_block_type": "fraction"},
-                    [round(v, 4) for v in kv],
-                )
-            )
-            self.series.append(
-                Series(
-                    "nv_trt_llm_request_metrics",
-                    "gauge",
-                    labels | {"request_type": "waiting"},
-                    [float(v) for v in waiting],
-                )
-            )
-            self.series.append(
-                Series("nv_trt_llm_request_metrics", "gauge", labels | {"request_type": "scheduled"}, running)
-            )
-            success_family = "nv_inference_request_success"
-        if kv:
-            self._stats(s_row, Signal.KV_CACHE_USAGE, kv, ("p95", "max"))
-        self._stats(s_row, Signal.REQUESTS_WAITING, [float(v) for v in waiting], ("max",))
-        self._stats(s_row, Signal.REQUESTS_RUNNING, running, ("mean", "max"))
-        requests = [p.rps * x for x in load]
-        self.series.append(Series(success_family, "counter", labels, self._counter([r * STEP_S for r in requests])))
-        per_hour = 3600 // STEP_S
-        t_row = row | {"source": "traffic", "model": model, "container": "engine"}
-        for hour in range(WINDOW_HOURS):
-            chunk = requests[hour * per_hour : (hour + 1) * per_hour]
-            self.metrics.append(
-                MetricRow(
-                    **t_row,
-                    signal=Signal.REQUEST_RATE.value,
-                    stat=f"h{hour:02d}",
-                    value=round(statistics.fmean(chunk), 5),
-                    samples=len(chunk),
-                )
-            )
-        tokens = sum(requests) * STEP_S
-        self.metrics.append(
-            MetricRow(
-                **s_row,
-                signal=Signal.GENERATION_TOKENS.value,
-                stat="increase",
-                value=round(tokens * 220),
-                samples=SAMPLES,
-            )
-        )
-        self.metrics.append(
-            MetricRow(
-                **s_row,
-                signal=Signal.TTFT_SECONDS.value,
-                stat="p95",
-                value=round(0.15 + p.waiting / 40 + 2 * max(0.0, p.kv - 0.85), 3),
-                samples=SAMPLES,
-            )
-        )
-
-    def _container_series(
-        self, spec: WorkloadSpec, pod: str, node: str, load: list[float], row: dict[str, str]
-    ) -> None:
-        p = spec.profile
-        labels = {"namespace": spec.namespace, "pod": pod, "container": "engine", "node": node}
-        cpu = [min(spec.cpu_limit or 1e9, p.cpu_cores * (0.7 + 0.3 * x)) for x in load]
-        limit_bytes = spec.memory_limit_gib * 2**30
-        memory = [limit_bytes * p.memory_frac * (0.92 + 0.08 * x / max(load)) for x in load]
-        periods = self._counter([STEP_S * 10.0] * SAMPLES)
-        throttled = self._counter([STEP_S * 10.0 * p.throttle] * SAMPLES)
-        restarts = self._counter([p.restarts / SAMPLES] * SAMPLES, integer=True)
-        self.series.append(
-            Series(
-                "container_cpu_usage_seconds",
-                "counter",
-                labels | {"image": _IMAGES[spec.runtime]},
-                self._counter([c * STEP_S for c in cpu]),
-            )
-        )
-        self.series.append(
-            Series("container_cpu_cfs_periods", "counter", labels | {"image": _IMAGES[spec.runtime]}, periods)
-        )
-        self.series.append(
-            Series(
-                "container_cpu_cfs_throttled_periods", "counter", labels | {"image": _IMAGES[spec.runtime]}, throttled
-            )
-        )
-        self.series.append(
-            Series(
-                "container_memory_working_set_bytes",
-                "gauge",
-                labels | {"image": _IMAGES[spec.runtime]},
-                [round(m) for m in memory],
-            )
-        )
-        self.series.append(Series("kube_pod_container_status_restarts", "counter", labels, restarts))
-        self.series.append(
-            Series(
-                "kube_pod_container_resource_requests",
-                "gauge",
-                labels | {"resource": "nvidia_com_gpu", "unit": "integer"},
-                [float(spec.gpus)] * SAMPLES,
-            )
-        )
-        if p.oom_kills:
-            self.series.append(
-                Series(
-                    "kube_pod_container_status_last_terminated_reason",
-                    "gauge",
-                    labels | {"reason": "OOMKilled"},
-                    [0.0] * (SAMPLES // 2) + [1.0] * (SAMPLES - SAMPLES // 2),
-                )
-            )
-        c_row = row | {"source": "container", "container": "engine", "node": node}
-        self._stats(c_row, Signal.CPU_USAGE_CORES, cpu, ("mean", "p95"))
-        self.metrics.append(
-            MetricRow(**c_row, signal=Signal.CPU_THROTTLE_RATIO.value, stat="mean", value=p.throttle, samples=SAMPLES)
-        )
-        self._stats(c_row, Signal.MEMORY_WORKING_SET_BYTES, memory, ("max",))
-        self.metrics.append(
-            MetricRow(
-                **c_row,
-                signal=Signal.RESTARTS.value,
-                stat="increase",
-                value=float(restarts[-1] - restarts[0]),
-                samples=SAMPLES,
-            )
-        )
-        self.metrics.append(
-            MetricRow(
-                **c_row, signal=Signal.OOM_KILLED.value, stat="max", value=float(p.oom_kills > 0), samples=SAMPLES
-            )
-        )
-
-    @staticmethod
-    def _counter(increments: list[float], *, integer: bool = False) -> list[float]:
-        total, out, carry = 0.0, [], 0.0
-        for inc in increments:
-            if integer:
-                carry += inc
-                step = math.floor(carry + 1e-9)
-                carry -= step
-                total += step
-            else:
-                total += inc
-            out.append(round(total, 3))
-        return out
-
-
-def generate(*, seed: int = DEFAULT_SEED) -> DemoFleet:
-    b = _Builder(seed)
-    by_name = {c.name: c for c in CLUSTERS}
-    fragmentation_pools = {(w.cluster, w.gpu) for w in WORKLOADS if "gpu_fragmentation" in w.expect}
-    for cluster in CLUSTERS:
-        b.add_node(cluster, "", 0)  # system node: CPU only, must be ignored
-    for spec in WORKLOADS:
-        cluster = by_name[spec.cluster]
-        filler = (spec.cluster, spec.gpu) in fragmentation_pools and not spec.expect and spec.gpus == 1
-        nodes = b.place(cluster, spec, spread=filler)
-        pods = b.add_workload(cluster, spec, nodes)
-        b.add_metrics(cluster, spec, pods)
-        identity = {
-            "cluster": spec.cluster,
-            "namespace": spec.namespace,
-            "workload_kind": "Deployment",
-            "workload": spec.name,
-        }
-        if spec.expect:
-            b.truth.extend(identity | {"type": t} for t in spec.expect)
-        else:
-            b.healthy.append(identity)
-    for cluster_name, gpu, count, reason in SPARE_NODES:
-        cluster = by_name[cluster_name]
-        b.add_node(cluster, gpu, count, cordoned="cordoned" in reason)
-    for cluster_name, nodes in b.node_free.items():
-        for node, free in sorted(nodes.items()):
-            if free > 0:
-                b.truth.append(
-                    {
-                        "cluster": cluster_name,
-                        "namespace": "",
-                        "workload_kind": "Node",
-                        "workload": node,
-                        "type": "dark_capacity",
-                    }
-                )
-    for cluster in CLUSTERS:
-        namespaces = sorted({w.namespace for w in WORKLOADS if w.cluster == cluster.name})
-        b.inventory[cluster.name]["namespaces"] = [
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": _meta(ns, labels={"kubernetes.io/metadata.name": ns}, uid=b.next_uid()),
-                "spec": {},
-                "status": {"phase": "Active"},
-            }
-            for ns in namespaces
-        ]
-    inventory = {cluster: dict(kinds) for cluster, kinds in b.inventory.items()}
-    return DemoFleet(
-        at=DEMO_AT,
-        inventory=inventory,
-        metrics=b.metrics,
-        series=b.series,
-        ground_truth={"at": DEMO_AT.isoformat(), "seed": seed, "problems": b.truth, "healthy": b.healthy},
-        nodes=sum(len(k["nodes"]) for k in inventory.values()),
-        workloads=len(WORKLOADS),
-        gpus=sum(int(n["status"]["capacity"].get("nvidia.com/gpu", 0)) for k in inventory.values() for n in k["nodes"]),
-    )
-
-
-def write_openmetrics(series: list[Series], path: Path, *, end: datetime) -> None:
-    """promtool-backfillable: families contiguous, samples ascending, timestamps in seconds, `# EOF`."""
-    start = end - timedelta(hours=WINDOW_HOURS)
-    by_family: dict[str, list[Series]] = defaultdict(list)
-    for s in series:
-        by_family[s.family].append(s)
-    with path.open("w") as out:
-        for family, members in sorted(by_family.items()):
-            kind = members[0].kind
-            out.write(f"# TYPE {family} {kind}\n")
-            suffix = "_total" if kind == "counter" else ""
-            for s in members:
-                labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
-                for i, value in enumerate(s.values):
-                    ts = int((start + timedelta(seconds=(i + 1) * STEP_S)).timestamp())
-                    out.write(f"{family}{suffix}{{{labels}}} {value:g} {ts}\n")
-        out.write("# EOF\n")
-
-
-def write_fleet(fleet: DemoFleet, out: Path) -> dict[str, Path]:
-    """Writes the fleet and an inferops.yaml that assesses it offline; returns the paths written."""
-    import pandas as pd
-
-    from inferops_pipeline.sources.prometheus import write_metrics_snapshot  # the snapshot format belongs to the source
-
-    out.mkdir(parents=True, exist_ok=True)
-    for cluster, kinds in fleet.inventory.items():
-        folder = out / "inventory" / cluster
-        folder.mkdir(parents=True, exist_ok=True)
-        for kind, items in kinds.items():
-            (folder / f"{kind}.json").write_text(
-                json.dumps(
-                    {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}, indent=1
-                )
-            )
-    metrics_path = out / "metrics.parquet"
-    frame = pd.DataFrame([{column: getattr(r, column) for column in r.__slots__} for r in fleet.metrics])
-    write_metrics_snapshot(frame, metrics_path)
-    om_path = out / "metrics.om"
-    write_openmetrics(fleet.series, om_path, end=fleet.at)
-    truth_path = out / "ground_truth.json"
-    truth_path.write_text(json.dumps(fleet.ground_truth, indent=1))
-    config = {
-        "warehouse": "warehouse.duckdb",
-        "window": f"{WINDOW_HOURS}h",
-        "at": fleet.at.isoformat(),
-        "clusters": [
-            {
-                "name": c.name,
-                "kubernetes": {"snapshot": f"inventory/{c.name}"},
-                "prometheus": {"snapshot": "metrics.parquet"},
-                "cloud": c.cloud,
-                "region": c.region,
-            }
-            for c in CLUSTERS
-        ],
-        "remediation": {
-            "approvers": ["alice@example.com"],
-            "namespaces": ["llm-serving", "inference"],
-            "max_changes_per_run": 5,
-        },
-    }
-    import yaml
-
-    config_path = out / "inferops.yaml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return {
-        "config": config_path,
-        "metrics": metrics_path,
-        "openmetrics": om_path,
-        "ground_truth": truth_path,
-        "inventory": out / "inventory",
-    }

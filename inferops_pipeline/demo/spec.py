@@ -14,6 +14,12 @@ class ClusterSpec:
     # "gfd": GPU Operator labels; "gke": accelerator labels only; "bare": instance type only (catalog fallback)
     labelling: str
     vllm_old_metric_names: bool = False
+    cpu_recording_rule: bool = True  # kubernetes-mixin sum_rate5m rule present; else raw cAdvisor counters only
+    dcgm: bool = True  # dcgm-exporter deployed at all
+    dcgm_honor_labels: bool = True  # False: workload labels arrive as exported_* (dcgm-exporter chart default)
+    dcgm_hostname_label: str = "Hostname"  # renamed to `hostname` on dcgm-exporter main after 4.5.3
+    dcgm_profiling: bool = True  # DCP module: PROF_* metrics (else DEV_GPU_UTIL, no FB_RESERVED)
+    dcgm_sm_dram: bool = False  # custom collectors file adds SM/DRAM activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +64,41 @@ class WorkloadSpec:
     autoscaled: bool = False
     team: str = "ml-platform"
     capacity_type: str = "on-demand"
+    mig: str = ""  # MIG profile (e.g. 1g.10gb): replicas share one card's instances
+    gpu_gap_hours: tuple[int, int] | None = None  # [from, to) window hours without DCGM samples (scrape gap)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSpec:
+    """A whole synthetic fleet: its clusters, workloads and node pools nobody uses."""
+
+    name: str
+    clusters: tuple[ClusterSpec, ...]
+    workloads: tuple[WorkloadSpec, ...]
+    spare_nodes: tuple[tuple[str, str, int, str], ...]
 
 
 CLUSTERS = (
-    ClusterSpec("prod-us", "aws", "us-east-1", ("us-east-1a", "us-east-1b"), "gfd"),
+    ClusterSpec("prod-us", "aws", "us-east-1", ("us-east-1a", "us-east-1b"), "gfd", dcgm_sm_dram=True),
     ClusterSpec(
-        "prod-gcp", "gcp", "us-central1", ("us-central1-a", "us-central1-c"), "gke", vllm_old_metric_names=True
+        "prod-gcp",
+        "gcp",
+        "us-central1",
+        ("us-central1-a", "us-central1-c"),
+        "gke",
+        vllm_old_metric_names=True,
+        dcgm_honor_labels=False,
     ),
-    ClusterSpec("staging-eu", "aws", "eu-central-1", ("eu-central-1a",), "bare"),
+    ClusterSpec(
+        "staging-eu",
+        "aws",
+        "eu-central-1",
+        ("eu-central-1a",),
+        "bare",
+        cpu_recording_rule=False,
+        dcgm_profiling=False,
+        dcgm_hostname_label="hostname",
+    ),
 )
 
 IDLE = Profile(util=0.01, kv=0.01, rps=0.01, waiting=0, traffic="flat")
@@ -463,3 +496,55 @@ SPARE_NODES: tuple[tuple[str, str, int, str], ...] = (
     ("prod-gcp", "L4", 1, "node pool minimum set too high"),
     ("staging-eu", "L40S", 1, "cordoned for maintenance and forgotten"),
 )
+
+DEMO = FleetSpec("demo", CLUSTERS, WORKLOADS, SPARE_NODES)
+
+# A handful of pods per runtime and exporter quirk, for the real-Prometheus tests: fast to backfill.
+QUOTE_NAMESPACE = 'ml"ops\\lab'  # label values with a quote and a backslash must stay values in PromQL
+SMALL = FleetSpec(
+    "small",
+    (
+        ClusterSpec("test-a", "aws", "us-east-1", ("us-east-1a",), "gfd", dcgm_sm_dram=True),
+        ClusterSpec(
+            "test-b",
+            "gcp",
+            "us-central1",
+            ("us-central1-a",),
+            "gke",
+            vllm_old_metric_names=True,
+            dcgm_honor_labels=False,
+            cpu_recording_rule=False,
+            dcgm_profiling=False,
+            dcgm_hostname_label="hostname",
+        ),
+        ClusterSpec("test-c", "aws", "eu-central-1", ("eu-central-1a",), "bare", dcgm=False),
+    ),
+    (
+        WorkloadSpec("test-a", "llm", "chat-vllm", "vllm", L8, "L4", 1, 2, Profile(util=0.6, kv=0.5)),
+        WorkloadSpec("test-a", "llm", "rank-sglang", "sglang", Q7, "A10G", 1, 1, Profile(util=0.5, kv=0.6)),
+        WorkloadSpec("test-a", "llm", "sum-tgi", "tgi", M7, "A10G", 1, 1, Profile(util=0.55, kv=0.4)),
+        WorkloadSpec("test-a", "llm", "trt-triton", "triton", L8, "L4", 1, 1, Profile(util=0.5, kv=0.45)),
+        WorkloadSpec(
+            "test-a", "llm", "tiny-mig", "vllm", Q7, "A100-80GB", 1, 2, Profile(util=0.3, kv=0.2), mig="1g.10gb"
+        ),
+        WorkloadSpec(
+            "test-a",
+            QUOTE_NAMESPACE,
+            "quoted-vllm",
+            "vllm",
+            L8,
+            "L4",
+            1,
+            1,
+            Profile(util=0.4, kv=0.3, oom_kills=1, restarts=3, memory_frac=0.8),
+        ),
+        WorkloadSpec("test-b", "serve", "old-vllm", "vllm", L8, "L4", 1, 2, Profile(util=0.5, kv=0.5)),
+        WorkloadSpec(
+            "test-b", "serve", "gappy-vllm", "vllm", Q7, "L4", 1, 1, Profile(util=0.5, kv=0.5), gpu_gap_hours=(6, 12)
+        ),
+        WorkloadSpec("test-b", "serve", "burst-sglang", "sglang", M7, "L4", 1, 1, Profile(traffic="bursty")),
+        WorkloadSpec("test-c", "dark", "idle-no-dcgm", "vllm", L8, "L4", 1, 2, IDLE),
+    ),
+    (("test-a", "L40S", 1, "unallocated GPU"),),
+)
+FLEETS = {f.name: f for f in (DEMO, SMALL)}

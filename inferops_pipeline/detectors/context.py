@@ -9,7 +9,7 @@ from typing import Any
 
 from inferops_pipeline.catalog.gpus import GpuCatalog
 from inferops_pipeline.catalog.models import ModelCatalog, quantization_from_name
-from inferops_pipeline.catalog.prices import PriceCatalog
+from inferops_pipeline.catalog.prices import PriceCatalog, price_evidence
 from inferops_pipeline.domain import HOURS_PER_MONTH, Confidence, FindingType, GpuNode, Severity, Workload
 from inferops_pipeline.settings import Thresholds
 from inferops_pipeline.sizing.memory import Fit, fit
@@ -102,7 +102,9 @@ def base_evidence(w: Workload) -> dict[str, Any]:
         "gpu_model": w.gpu_model,
         "gpu_hour_usd": round(w.gpu_hour_usd, 4),
         "monthly_cost_usd": round(w.monthly_cost_usd, 2),
-        "price_basis": w.price_basis,
+        # price_basis (exact / other_region / gpu_model_median / override / unpriced), price_key (catalog row
+        # cloud/region/instance_type/capacity_type or override file:line) and price_detail (source, snapshot, …).
+        **price_evidence(w.price_basis),
         "hours_of_metrics": w.metrics.hours_covered,
     }
 
@@ -113,11 +115,16 @@ def observed(w: Workload) -> bool:
 
 
 def fit_for(ctx: DetectorContext, w: Workload, *, gpu_model: str, gpu_count: int) -> Fit | None:
-    """vLLM-style memory budget of this workload's model on `gpu_count` × `gpu_model`; None when unknown."""
-    arch = ctx.catalogs.models.get(w.model)
+    """Engine memory budget of this workload's model on `gpu_count` × `gpu_model`; None when it cannot be sized.
+
+    An unknown model is sized from the parameter count in its name (Fit.confidence "low"); on the workload's own
+    GPUs the engine-reported KV pool (vllm:cache_config_info) replaces the estimate.
+    """
+    arch = ctx.catalogs.models.resolve(w.model).arch
     spec = ctx.catalogs.gpus.get(gpu_model)
     if arch is None or spec is None or gpu_count < 1:
         return None
+    current = spec.gpu_model == w.gpu_model and gpu_count == w.gpus_per_replica
     return fit(
         arch,
         gpu_memory_gib=spec.memory_gib,
@@ -126,6 +133,7 @@ def fit_for(ctx: DetectorContext, w: Workload, *, gpu_model: str, gpu_count: int
         max_model_len=w.max_model_len,
         quantization=w.quantization or quantization_from_name(w.model),
         kv_cache_dtype=w.kv_cache_dtype,
+        measured_kv_pool_tokens=w.metrics.kv_pool_tokens if current else None,
     )
 
 

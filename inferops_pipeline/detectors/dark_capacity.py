@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inferops_pipeline.catalog.prices import price_evidence
 from inferops_pipeline.detectors.context import Candidate, DetectorContext, monthly, usd
 from inferops_pipeline.detectors.registry import register
 from inferops_pipeline.domain import Confidence, FindingType
@@ -36,7 +37,7 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     "gpu_free": n.gpu_free,
                     "schedulable": n.schedulable,
                     "gpu_hour_usd": round(n.gpu_hour_usd, 4),
-                    "price_basis": n.price_basis,
+                    **price_evidence(n.price_basis),
                 },
                 # Allocation is read at one instant, not over the window.
                 confidence=Confidence.MEDIUM,

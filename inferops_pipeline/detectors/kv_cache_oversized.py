@@ -55,6 +55,8 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     "proposed_tensor_parallel": half,
                     "proposed_kv_pool_tokens": sized.kv_pool_tokens,
                     "fit": sized.explain(),
+                    "fit_margin": round(sized.margin, 3),
+                    "fit_confidence": sized.confidence,
                     "thresholds": {
                         "kv_oversized_max": t.kv_oversized_max,
                         "kv_oversized_util_p95": t.kv_oversized_util_p95,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inferops_pipeline.catalog.prices import price_evidence
 from inferops_pipeline.detectors.context import (
     Candidate,
     DetectorContext,
@@ -58,9 +59,10 @@ def best_cheaper_tier(ctx: DetectorContext, w: Workload) -> dict[str, object] | 
                     "gpu_model": tier,
                     "gpu_count": count,
                     "hourly_per_replica": cost,
-                    "price_basis": basis,
+                    **price_evidence(basis),
                     "fit": sized.explain(),
                     "fit_margin": round(sized.margin, 3),
+                    "fit_confidence": sized.confidence,
                     "projected_util_p95": round(projected, 3),
                 }
             break
@@ -98,6 +100,8 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     **base_evidence(w),
                     "gpu_util_p95": m.gpu_util_p95,
                     "proposed": option,
+                    "fit_margin": option["fit_margin"],
+                    "threshold_tier_fit_margin": t.tier_fit_margin,
                     "threshold_tier_util_p95": t.tier_util_p95,
                 },
                 monthly_waste_usd=waste,

@@ -37,7 +37,8 @@ def build_gpu_nodes(facts: Iterable[NodeFacts], pods: Iterable[PodRow], *, price
                 gpu_memory_gib=fact.gpu_memory_gib,
                 gpu_capacity=fact.gpu_capacity,
                 gpu_allocatable=fact.gpu_allocatable,
-                gpu_allocated=allocated[(fact.cluster, fact.name)],
+                # k8s_nodes counts every scheduled pod (training jobs too); engine rows cover older warehouses.
+                gpu_allocated=max(fact.gpu_allocated, allocated[(fact.cluster, fact.name)]),
                 ready=fact.ready,
                 schedulable=fact.schedulable,
                 nodepool=fact.nodepool,
@@ -147,7 +148,8 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
         hourly = sum(
             p.gpus * by_node[(p.cluster, p.node)].gpu_hour_usd for p in running if (p.cluster, p.node) in by_node
         )
-        lead = running[0] if running else members[0]
+        # The pod that says the most about the engine: a LeaderWorkerSet's Ray workers carry no engine args.
+        lead = max(running or members, key=lambda p: (p.runtime != "unknown", bool(p.model), p.role != "worker"))
         workloads.append(
             Workload(
                 cluster=cluster,
@@ -183,6 +185,18 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
                 nodes=tuple(sorted({p.node for p in running})),
                 engine_args=lead.engine_args,
                 metrics=workload_metrics(index.for_pods(members)),
+                ready_replicas=sum(1 for p in members if p.ready),
+                pipeline_parallel=lead.pipeline_parallel,
+                data_parallel=lead.data_parallel,
+                max_num_seqs=lead.max_num_seqs,
+                max_num_batched_tokens=lead.max_num_batched_tokens,
+                dtype=lead.dtype,
+                prefix_caching=lead.prefix_caching,
+                served_model_name=lead.served_model_name,
+                placement=lead.placement,
+                engine_facts=lead.engine_facts,
+                platform=lead.platform,
+                pods_per_replica=lead.pods_per_replica,
             )
         )
     return workloads

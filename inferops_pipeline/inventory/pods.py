@@ -1,180 +1,159 @@
-"""Pods + owners → GPU-serving pod rows: controlling workload, runtime, model and engine settings (pure)."""
+"""Pods + owners → GPU-serving pod rows: controlling workload, runtime, model, engine settings, placement (pure)."""
 
 from __future__ import annotations
 
-import shlex
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from inferops_pipeline.catalog.gpus import normalize_gpu_name
 from inferops_pipeline.domain import PodRow, Runtime
-from inferops_pipeline.inventory.nodes import GPU_RESOURCES
+from inferops_pipeline.inventory.engine import (
+    Fact,
+    container_argv,
+    explicit,
+    is_gpu_infrastructure,
+    parse_engine,
+    runtime_of,
+    to_bool,
+    to_float,
+    to_int,
+)
+from inferops_pipeline.inventory.nodes import gpu_devices, pod_gpu_request
+from inferops_pipeline.inventory.owners import Obj, Owner, OwnerResolver
+from inferops_pipeline.inventory.privacy import ENGINE_ENV, env_names, redact_args
 from inferops_pipeline.inventory.quantity import parse_quantity
+from inferops_pipeline.settings import ConfigError
 
-Obj = Mapping[str, Any]
+# Re-exported for callers that used the old names.
+__all__ = ["GPU_TIER_KEYS", "OwnerResolver", "parse_engine_args", "placement_of", "pod_rows", "runtime_of"]
 
-# What each engine calls the same knob. First spelling found wins.
-_FLAGS: dict[str, tuple[str, ...]] = {
-    "model": ("--model", "--model-path", "--model-id", "--served-model-name"),
-    "tensor_parallel": ("--tensor-parallel-size", "-tp", "--tp-size", "--tp", "--num-shard"),
-    "gpu_memory_utilization": ("--gpu-memory-utilization", "--mem-fraction-static", "--cuda-memory-fraction"),
-    "max_model_len": ("--max-model-len", "--context-length", "--max-total-tokens", "--max-seq-len"),
-    "kv_cache_dtype": ("--kv-cache-dtype",),
-    "quantization": ("--quantization", "--quantize"),
-}
-_ENV_FLAGS = {
-    "MODEL_ID": "model",
-    "MODEL": "model",
-    "MODEL_NAME": "model",
-    "NUM_SHARD": "tensor_parallel",
-    "MAX_TOTAL_TOKENS": "max_model_len",
-    "QUANTIZE": "quantization",
-    "TP_SIZE": "tensor_parallel",
-}
 _TERMINAL_PHASES = {"Succeeded", "Failed"}
 
-
-def _argv(container: Obj) -> list[str]:
-    raw = [str(part) for part in (container.get("command") or []) + (container.get("args") or [])]
-    # `sh -c "vllm serve …"` hides the real argv inside one string.
-    if len(raw) >= 3 and raw[0].endswith("sh") and raw[1] == "-c":
-        try:
-            return shlex.split(raw[2])
-        except ValueError:
-            return raw
-    return raw
-
-
-def runtime_of(image: str, argv: Sequence[str]) -> Runtime:
-    text = " ".join([image.lower(), *[a.lower() for a in argv[:4]]])
-    if "sglang" in text:
-        return Runtime.SGLANG
-    if "text-generation-inference" in text or "text-generation-launcher" in text:
-        return Runtime.TGI
-    if "tritonserver" in text or "trtllm" in text or "tensorrt" in text:
-        return Runtime.TRITON
-    if "vllm" in text:
-        return Runtime.VLLM
-    return Runtime.UNKNOWN
+# Node labels that pin a pod to a GPU type or tier: the keys a tier move rewrites.
+GPU_TIER_KEYS: tuple[str, ...] = (
+    "nvidia.com/gpu.product",
+    "nvidia.com/gpu.family",
+    "nvidia.com/gpu.memory",
+    "nvidia.com/gpu.machine",
+    "amd.com/gpu.product-name",
+    "cloud.google.com/gke-accelerator",
+    "cloud.google.com/gke-nodepool",
+    "karpenter.k8s.aws/instance-gpu-name",
+    "karpenter.k8s.aws/instance-gpu-manufacturer",
+    "karpenter.k8s.aws/instance-gpu-memory",
+    "karpenter.k8s.aws/instance-gpu-count",
+    "karpenter.k8s.aws/instance-family",
+    "karpenter.sh/nodepool",
+    "karpenter.sh/capacity-type",
+    "eks.amazonaws.com/nodegroup",
+    "eks.amazonaws.com/capacityType",
+    "kubernetes.azure.com/agentpool",
+    "kubernetes.azure.com/accelerator",
+    "node.kubernetes.io/instance-type",
+    "beta.kubernetes.io/instance-type",
+)
+# Keys whose value names a GPU model directly (gives the GPU a pending pod waits for).
+_MODEL_KEYS = (
+    "nvidia.com/gpu.product",
+    "cloud.google.com/gke-accelerator",
+    "karpenter.k8s.aws/instance-gpu-name",
+    "amd.com/gpu.product-name",
+)
 
 
 def parse_engine_args(argv: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
-    """Flag values by knob name; `vllm serve MODEL` positional model included."""
-    values: dict[str, str] = {}
-    flag_to_knob = {flag: knob for knob, flags in _FLAGS.items() for flag in flags}
-    for index, token in enumerate(argv):
-        flag, _, inline = token.partition("=")
-        knob = flag_to_knob.get(flag)
-        if knob is None:
-            continue
-        value = inline or (argv[index + 1] if index + 1 < len(argv) else "")
-        # The served name is only a fallback: the real checkpoint decides sizing.
-        if knob == "model" and flag == "--served-model-name" and "model" in values:
-            continue
-        if knob not in values or (knob == "model" and values.get("_model_from") == "--served-model-name"):
-            values[knob] = value
-            if knob == "model":
-                values["_model_from"] = flag
-    if "model" not in values or values.get("_model_from") == "--served-model-name":
-        for index, token in enumerate(argv[:-1]):
-            if token == "serve" and not argv[index + 1].startswith("-"):
-                values["model"] = argv[index + 1]
-                break
-    for name, knob in _ENV_FLAGS.items():
-        if name in env and knob not in values:
-            values[knob] = env[name]
-    values.pop("_model_from", None)
-    return values
+    """Knob → value for one argv (compatibility helper; `engine.parse_engine` keeps the provenance)."""
+    runtime, _ = runtime_of("", argv)
+    facts = parse_engine(runtime, argv, env)
+    return {knob: fact.value for knob, fact in facts.items() if fact.source != "default"}
 
 
-def _requests(container: Obj, kind: str) -> Mapping[str, Any]:
+def _resources(container: Obj, kind: str) -> Mapping[str, Any]:
     return (container.get("resources") or {}).get(kind) or {}
 
 
-def _gpus(container: Obj) -> int:
-    total = 0.0
-    for kind in ("limits", "requests"):
-        resources = _requests(container, kind)
-        count = sum(
-            parse_quantity(v) or 0.0
-            for k, v in resources.items()
-            if k in GPU_RESOURCES or k.startswith("nvidia.com/mig-")
-        )
-        total = max(total, count)
-    return int(total)
+def _container_gpus(container: Obj) -> int:
+    return max(sum(gpu_devices(_resources(container, kind)).values()) for kind in ("limits", "requests"))
+
+
+def _gpu_resource(container: Obj) -> str:
+    names = sorted({k for kind in ("limits", "requests") for k in gpu_devices(_resources(container, kind))})
+    return ",".join(names)
 
 
 def _engine_container(pod: Obj) -> Obj | None:
-    containers = (pod.get("spec") or {}).get("containers") or []
-    with_gpu = [c for c in containers if _gpus(c) > 0]
+    """The container holding GPUs; with several, the one that runs a recognisable engine."""
+    containers = [c for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, Mapping)]
+    with_gpu = [c for c in containers if _container_gpus(c) > 0]
+    if len(with_gpu) > 1:
+        known = [
+            c
+            for c in with_gpu
+            if runtime_of(str(c.get("image", "")), container_argv(c.get("command"), c.get("args")))[0]
+            != Runtime.UNKNOWN
+        ]
+        return (known or with_gpu)[0]
     return with_gpu[0] if with_gpu else None
 
 
-def _index(objects: Sequence[Obj]) -> dict[tuple[str, str], Obj]:
-    return {
-        ((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")): o for o in objects
-    }
+def _expressions(term: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"key": str(e.get("key", "")), "operator": str(e.get("operator", "")), "values": list(e.get("values") or [])}
+        for e in term.get("matchExpressions") or []
+        if isinstance(e, Mapping)
+    ]
 
 
-def _controller(obj: Obj) -> tuple[str, str] | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller", True):
-            return str(ref.get("kind", "")), str(ref.get("name", ""))
-    return None
+def placement_of(pod_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """nodeSelector and node affinity as plain JSON, plus which of their keys pin a GPU type or tier."""
+    selector = {str(k): str(v) for k, v in (pod_spec.get("nodeSelector") or {}).items()}
+    affinity = ((pod_spec.get("affinity") or {}).get("nodeAffinity")) or {}
+    required = [
+        _expressions(term)
+        for term in (
+            (affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
+        )
+        if isinstance(term, Mapping)
+    ]
+    preferred = [
+        {"weight": int(p.get("weight", 0)), "match": _expressions(p.get("preference") or {})}
+        for p in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        if isinstance(p, Mapping)
+    ]
+    keys = (
+        set(selector)
+        | {e["key"] for term in required for e in term}
+        | {e["key"] for p in preferred for e in p["match"]}
+    )
+    placement: dict[str, Any] = {}
+    if selector:
+        placement["node_selector"] = selector
+    if required:
+        placement["required"] = required
+    if preferred:
+        placement["preferred"] = preferred
+    gpu_keys = sorted(k for k in keys if k in GPU_TIER_KEYS)
+    if gpu_keys:
+        placement["gpu_keys"] = gpu_keys
+    return placement
 
 
-class OwnerResolver:
-    """Walks ownerReferences pod → ReplicaSet → Deployment (→ InferenceService) to the object an operator edits."""
-
-    def __init__(self, objects: Mapping[str, Sequence[Obj]]) -> None:
-        self._by_kind = {
-            "ReplicaSet": _index(objects.get("replicasets", ())),
-            "Deployment": _index(objects.get("deployments", ())),
-            "StatefulSet": _index(objects.get("statefulsets", ())),
-            "LeaderWorkerSet": _index(objects.get("leaderworkersets", ())),
-            "InferenceService": _index(objects.get("inferenceservices", ())),
-        }
-        self._namespaces = {(o.get("metadata") or {}).get("name", ""): o for o in objects.get("namespaces", ())}
-        self._scaled: set[tuple[str, str, str]] = set()
-        for hpa in objects.get("horizontalpodautoscalers", ()):
-            target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-            namespace = (hpa.get("metadata") or {}).get("namespace", "")
-            self._scaled.add((namespace, str(target.get("kind", "")), str(target.get("name", ""))))
-
-    def top(self, namespace: str, obj: Obj) -> tuple[str, str, Obj | None]:
-        kind, name, current = "Pod", (obj.get("metadata") or {}).get("name", ""), None
-        node: Obj = obj
-        for _ in range(5):  # owner chains are short; the bound guards against reference cycles
-            ref = _controller(node)
-            if ref is None:
-                break
-            ref_kind, ref_name = ref
-            kind, name = ref_kind, ref_name
-            found = self._by_kind.get(ref_kind, {}).get((namespace, ref_name))
-            if found is None:
-                break
-            node, current = found, found
-        return kind, name, current
-
-    def has_autoscaler(self, namespace: str, kind: str, name: str) -> bool:
-        return (namespace, kind, name) in self._scaled
-
-    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
-        return ((self._namespaces.get(namespace) or {}).get("metadata") or {}).get("labels") or {}
-
-
-_GPU_SELECTORS = ("nvidia.com/gpu.product", "cloud.google.com/gke-accelerator", "karpenter.k8s.aws/instance-gpu-name")
-
-
-def _gpu_hint(pod: Obj) -> str:
-    selector = (pod.get("spec") or {}).get("nodeSelector") or {}
-    for key in _GPU_SELECTORS:
+def _gpu_hint(placement: Mapping[str, Any]) -> str:
+    """GPU model a pod is pinned to (nodeSelector, or a required `In` with one value); prices pending pods."""
+    selector = placement.get("node_selector") or {}
+    for key in _MODEL_KEYS:
         if selector.get(key):
             return normalize_gpu_name(str(selector[key])) or ""
+    for term in placement.get("required") or []:
+        for expr in term:
+            if expr["key"] in _MODEL_KEYS and expr["operator"] == "In" and len(expr["values"]) == 1:
+                return normalize_gpu_name(str(expr["values"][0])) or ""
     return ""
 
 
-def _owner(labels_chain: Sequence[Mapping[str, str]], owner_labels: Sequence[str]) -> str:
+def _owner_name(labels_chain: Sequence[Mapping[str, str]], owner_labels: Sequence[str]) -> str:
     for labels in labels_chain:
         for key in owner_labels:
             if labels.get(key):
@@ -182,75 +161,164 @@ def _owner(labels_chain: Sequence[Mapping[str, str]], owner_labels: Sequence[str
     return ""
 
 
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+def _is_local_path(model: str) -> bool:
+    return model.startswith("/") or model.startswith("pvc://") or model in ("", ".")
 
 
-def _int(value: str | None) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None else None
+def _clean_model(model: str) -> str:
+    # `hf://org/name` is the Hugging Face id itself; other URIs (s3://, gs://, oci://) stay as written.
+    return model[len("hf://") :] if model.startswith("hf://") else model
+
+
+def _owner_facts(owner: Owner, pod: Obj) -> dict[str, Fact]:
+    """Settings the serving platform's object states, for the knobs the container argv leaves open."""
+    facts: dict[str, Fact] = {}
+    spec = (owner.top or {}).get("spec") or {}
+    if owner.kind == "InferenceService":
+        predictor = spec.get("predictor") or {}
+        for section, body in [("model", predictor.get("model")), *predictor.items()]:
+            if isinstance(body, Mapping) and body.get("storageUri"):
+                facts["model"] = Fact(
+                    str(body["storageUri"]), f"owner:InferenceService.spec.predictor.{section}.storageUri"
+                )
+                break
+    elif owner.kind == "LLMInferenceService":
+        model = spec.get("model") or {}
+        if model.get("uri"):
+            facts["model"] = Fact(str(model["uri"]), "owner:LLMInferenceService.spec.model.uri")
+        if model.get("name"):
+            facts["served_model_name"] = Fact(str(model["name"]), "owner:LLMInferenceService.spec.model.name")
+        parallelism = spec.get("parallelism") or {}
+        for key, knob in (("tensor", "tensor_parallel"), ("pipeline", "pipeline_parallel"), ("data", "data_parallel")):
+            if parallelism.get(key) is not None:
+                facts[knob] = Fact(str(parallelism[key]), f"owner:LLMInferenceService.spec.parallelism.{key}")
+    if "model" not in facts:
+        # KServe's storage-initializer downloads the model the engine then reads from /mnt/models.
+        for init in (pod.get("spec") or {}).get("initContainers") or []:
+            args = init.get("args") or []
+            if init.get("name") == "storage-initializer" and args and "://" in str(args[0]):
+                facts["model"] = Fact(str(args[0]), "initContainer:storage-initializer")
+                break
+    return facts
+
+
+def _merge(engine: dict[str, Fact], platform: Mapping[str, Fact]) -> dict[str, Fact]:
+    merged = dict(engine)
+    for knob, fact in platform.items():
+        current = merged.get(knob)
+        if current is None or current.source == "default":
+            merged[knob] = fact
+        elif knob == "model" and _is_local_path(current.value):
+            # `--model /mnt/models` says where, the platform object says what.
+            merged[knob] = Fact(fact.value, f"{fact.source} (engine reads {current.value})")
+    return merged
 
 
 def pod_rows(objects: Mapping[str, Sequence[Obj]], *, cluster: str, owner_labels: Sequence[str]) -> list[PodRow]:
     """Every live GPU pod of one cluster, resolved to the workload an operator would edit."""
     resolver = OwnerResolver(objects)
     rows: list[PodRow] = []
+    unknown_desired: set[int] = set()
     for pod in objects.get("pods", ()):
         metadata = pod.get("metadata") or {}
         status = pod.get("status") or {}
+        spec = pod.get("spec") or {}
         phase = status.get("phase", "Unknown")
-        container = _engine_container(pod)
-        if container is None or phase in _TERMINAL_PHASES or metadata.get("deletionTimestamp"):
+        if phase in _TERMINAL_PHASES or metadata.get("deletionTimestamp"):
             continue
         namespace = metadata.get("namespace", "")
-        kind, name, top = resolver.top(namespace, pod)
-        argv = _argv(container)
-        env = {e.get("name", ""): str(e.get("value", "")) for e in container.get("env") or [] if "value" in e}
-        args = parse_engine_args(argv, env)
+        name = metadata.get("name", "")
+        try:
+            container = _engine_container(pod)
+        except ValueError as exc:
+            raise ConfigError(f"pod {namespace}/{name}: {exc}") from None
+        if container is None:
+            continue
+        labels = metadata.get("labels") or {}
         image = str(container.get("image", ""))
-        gpus = _gpus(container)
-        top_labels = ((top or {}).get("metadata") or {}).get("labels") or {}
-        labels_chain = [top_labels, metadata.get("labels") or {}, resolver.namespace_labels(namespace)]
-        statuses = status.get("containerStatuses") or []
-        engine_status = next((s for s in statuses if s.get("name") == container.get("name")), {})
-        top_spec = (top or {}).get("spec") or {}
-        desired = int(top_spec.get("replicas", 1)) if top is not None else 1
-        model = args.get("model") or metadata.get("labels", {}).get("inferops.io/model", "")
-        cpu_limit = parse_quantity(_requests(container, "limits").get("cpu"))
-        memory_limit = parse_quantity(_requests(container, "limits").get("memory"))
-        row = PodRow(
-            cluster=cluster,
-            namespace=namespace,
-            name=metadata.get("name", ""),
-            node=(pod.get("spec") or {}).get("nodeName", "") or "",
-            phase=phase,
-            workload_kind=kind,
-            workload=name,
-            owner=_owner(labels_chain, owner_labels),
-            runtime=runtime_of(image, argv).value,
-            model=model,
-            image=image,
-            container=str(container.get("name", "")),
-            gpus=gpus,
-            tensor_parallel=_int(args.get("tensor_parallel")) or gpus,
-            gpu_memory_utilization=_float(args.get("gpu_memory_utilization")),
-            max_model_len=_int(args.get("max_model_len")),
-            kv_cache_dtype=args.get("kv_cache_dtype", "auto"),
-            quantization=args.get("quantization", ""),
-            cpu_request=parse_quantity(_requests(container, "requests").get("cpu")) or cpu_limit or 0.0,
-            cpu_limit=cpu_limit,
-            memory_request_bytes=parse_quantity(_requests(container, "requests").get("memory")) or memory_limit or 0.0,
-            memory_limit_bytes=memory_limit,
-            restarts=int(engine_status.get("restartCount", 0)),
-            scheduled=bool((pod.get("spec") or {}).get("nodeName")),
-            ready=bool(engine_status.get("ready", False)),
-            desired_replicas=desired,
-            has_autoscaler=resolver.has_autoscaler(namespace, kind, name),
-            gpu_hint=_gpu_hint(pod),
-            engine_args=tuple(argv),
+        owner = resolver.resolve(pod)
+        if is_gpu_infrastructure(image, str(container.get("name", "")), labels.get("app", ""),
+                                 labels.get("app.kubernetes.io/name", ""), owner.name):  # fmt: skip
+            continue
+        try:
+            gpus = pod_gpu_request(pod)
+            cpu_limit = parse_quantity(_resources(container, "limits").get("cpu"))
+            memory_limit = parse_quantity(_resources(container, "limits").get("memory"))
+            cpu_request = parse_quantity(_resources(container, "requests").get("cpu"))
+            memory_request = parse_quantity(_resources(container, "requests").get("memory"))
+        except ValueError as exc:
+            raise ConfigError(f"pod {namespace}/{name}: container {container.get('name')!r}: {exc}") from None
+        argv = container_argv(container.get("command"), container.get("args"))
+        env_list = [e for e in container.get("env") or [] if isinstance(e, Mapping)]
+        # Only engine-setting env values are read, only here, and never stored (see inventory.privacy).
+        engine_env = {str(e["name"]): str(e["value"]) for e in env_list if e.get("name") in ENGINE_ENV and "value" in e}
+        runtime, _ = runtime_of(image, argv, {**owner.labels, **labels})
+        facts = _merge(parse_engine(runtime, argv, engine_env, image=image), _owner_facts(owner, pod))
+        if "model" not in facts and labels.get("inferops.io/model"):
+            facts["model"] = Fact(labels["inferops.io/model"], "label:inferops.io/model")
+        if "model" in facts:
+            facts["model"] = Fact(_clean_model(facts["model"].value), facts["model"].source)
+        model = facts["model"].value if "model" in facts else ""
+        if _is_local_path(model) and explicit(facts, "served_model_name"):
+            model = facts["served_model_name"].value
+        placement = placement_of(spec)
+        engine_status = next(
+            (s for s in status.get("containerStatuses") or [] if s.get("name") == container.get("name")), {}
         )
-        rows.append(row)
+        if owner.desired is None:
+            unknown_desired.add(len(rows))
+        rows.append(
+            PodRow(
+                cluster=cluster,
+                namespace=namespace,
+                name=name,
+                node=spec.get("nodeName", "") or "",
+                phase=phase,
+                workload_kind=owner.kind,
+                workload=owner.name,
+                owner=_owner_name([owner.labels, labels, resolver.namespace_labels(namespace)], owner_labels),
+                runtime=runtime.value,
+                model=model,
+                image=image,
+                container=str(container.get("name", "")),
+                gpus=gpus,
+                tensor_parallel=to_int(explicit(facts, "tensor_parallel")) or gpus,
+                gpu_memory_utilization=to_float(explicit(facts, "gpu_memory_utilization")),
+                max_model_len=to_int(explicit(facts, "max_model_len")),
+                kv_cache_dtype=explicit(facts, "kv_cache_dtype") or "auto",
+                quantization=explicit(facts, "quantization") or "",
+                cpu_request=cpu_request or cpu_limit or 0.0,
+                cpu_limit=cpu_limit,
+                memory_request_bytes=memory_request or memory_limit or 0.0,
+                memory_limit_bytes=memory_limit,
+                restarts=int(engine_status.get("restartCount", 0)),
+                scheduled=bool(spec.get("nodeName")),
+                ready=bool(engine_status.get("ready", False)),
+                desired_replicas=owner.desired if owner.desired is not None else 0,
+                has_autoscaler=resolver.has_autoscaler(namespace, owner),
+                gpu_hint=_gpu_hint(placement),
+                engine_args=tuple(redact_args(argv)),
+                pipeline_parallel=to_int(explicit(facts, "pipeline_parallel")) or 1,
+                data_parallel=to_int(explicit(facts, "data_parallel")) or 1,
+                max_num_seqs=to_int(explicit(facts, "max_num_seqs")),
+                max_num_batched_tokens=to_int(explicit(facts, "max_num_batched_tokens")),
+                dtype=explicit(facts, "dtype") or "",
+                prefix_caching=to_bool(explicit(facts, "prefix_caching")),
+                served_model_name=explicit(facts, "served_model_name") or "",
+                placement=placement,
+                engine_facts={knob: facts[knob].as_json() for knob in sorted(facts)},
+                env_names=env_names(env_list),
+                gpu_resource=_gpu_resource(container),
+                platform=owner.platform,
+                role=owner.role,
+                pods_per_replica=owner.pods_per_replica,
+                ready_replicas=owner.ready,
+            )
+        )
+    if unknown_desired:
+        # No owner object could be read: the pods that exist are the best count of what was asked for.
+        counts = Counter((r.namespace, r.workload_kind, r.workload) for r in rows)
+        for index in unknown_desired:
+            row = rows[index]
+            rows[index] = replace(row, desired_replicas=counts[(row.namespace, row.workload_kind, row.workload)])
     return rows

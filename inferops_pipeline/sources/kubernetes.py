@@ -1,4 +1,4 @@
-"""Cluster inventory as kubectl-shaped JSON: read-only live API listing and `kubectl get -o json` snapshot dirs."""
+"""Cluster inventory as kubectl-shaped JSON: read-only live API listing, `kubectl get -o json` snapshot dirs, coverage."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from inferops_pipeline.domain import CoverageRow, CoverageStatus
+from inferops_pipeline.inventory.privacy import ENGINE_ENV, scrub_object
 from inferops_pipeline.settings import ConfigError, KubernetesConfig
 from inferops_pipeline.sources.errors import SnapshotError, SourceError, one_line
 
@@ -26,13 +28,28 @@ KINDS: tuple[str, ...] = (
     "horizontalpodautoscalers",
     "leaderworkersets",
     "inferenceservices",
+    "llminferenceservices",
 )
+# Without these a cluster cannot be assessed at all: free GPUs would look idle, workloads would vanish.
 REQUIRED_KINDS: tuple[str, ...] = ("nodes", "pods")
+SOURCE = "kubernetes"
+
+
+class AccessDenied(SourceError):
+    """401/403 on one kind: the identity may not list it; the rest of the cluster can still be read."""
+
+
+class ClusterUnreachable(SourceError):
+    """No HTTP answer at all (connection refused, DNS, timeouts) after every retry."""
 
 
 class InventorySource(Protocol):
     def list_objects(self, kind: str) -> list[dict[str, Any]]:
         """Every object of `kind` across all namespaces, exactly as `kubectl get <kind> -A -o json` items."""
+        ...
+
+    def is_absent(self, kind: str) -> bool:
+        """True when the last list_objects(kind) found the kind does not exist there (CRD, snapshot file)."""
         ...
 
 
@@ -52,6 +69,7 @@ class SnapshotInventory:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._cache: dict[str, list[dict[str, Any]]] = {}
+        self._absent: set[str] = set()
 
     def list_objects(self, kind: str) -> list[dict[str, Any]]:
         _check_kind(kind)
@@ -59,6 +77,9 @@ class SnapshotInventory:
             self._cache[kind] = self._read(kind)
         # Callers get their own list so appending to it cannot corrupt the cache.
         return list(self._cache[kind])
+
+    def is_absent(self, kind: str) -> bool:
+        return kind in self._absent
 
     def _read(self, kind: str) -> list[dict[str, Any]]:
         if not self.directory.exists():
@@ -72,6 +93,7 @@ class SnapshotInventory:
             if kind in REQUIRED_KINDS:
                 needed = " and ".join(f"{k}.json" for k in REQUIRED_KINDS)
                 raise SnapshotError(f"{path}: missing (the snapshot needs {needed})") from None
+            self._absent.add(kind)
             return []
         except OSError as exc:
             raise SnapshotError(f"{path}: cannot read ({exc.strerror})") from None
@@ -104,17 +126,19 @@ def _items_of(document: Any, path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def write_snapshot(source: InventorySource, directory: Path) -> None:
-    """Dump every kind as a kubectl List file; each file appears complete or not at all."""
+def write_snapshot(source: InventorySource, directory: Path, *, scrub: bool = True) -> None:
+    """Dump every kind as a kubectl List file; each file appears complete or not at all.
+
+    With `scrub` (the default) env values other than engine settings and secret-looking arg values are removed,
+    so a snapshot can be shared without leaking credentials and still re-ingests to the same workloads.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for kind in KINDS:
-        document = {
-            "apiVersion": "v1",
-            "kind": "List",
-            "metadata": {"resourceVersion": ""},
-            "items": source.list_objects(kind),
-        }
+        items = source.list_objects(kind)
+        if scrub:
+            items = [scrub_object(item, keep_env=ENGINE_ENV) for item in items]
+        document = {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}
         target = directory / f"{kind}.json"
         partial = directory / f".{kind}.json.partial"
         partial.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
@@ -130,14 +154,10 @@ def write_snapshot(source: InventorySource, directory: Path) -> None:
 class _Endpoint:
     api: str  # core | apps | autoscaling | custom
     method: str  # list method on that API class (unused for custom)
-    api_version: str
+    api_version: str  # preferred group/version, also stamped on items that lack one
     kind: str
-    group: str = ""
     plural: str = ""
-
-    @property
-    def optional_crd(self) -> bool:
-        return self.api == "custom"
+    versions: tuple[str, ...] = ()  # custom resources: served versions to try, newest first
 
 
 _ENDPOINTS: dict[str, _Endpoint] = {
@@ -152,10 +172,19 @@ _ENDPOINTS: dict[str, _Endpoint] = {
         "autoscaling", "list_horizontal_pod_autoscaler_for_all_namespaces", "autoscaling/v2", "HorizontalPodAutoscaler"
     ),
     "leaderworkersets": _Endpoint(
-        "custom", "", "leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkerset.x-k8s.io", "leaderworkersets"
+        "custom", "", "leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkersets", ("v1",)
     ),
     "inferenceservices": _Endpoint(
-        "custom", "", "serving.kserve.io/v1beta1", "InferenceService", "serving.kserve.io", "inferenceservices"
+        "custom", "", "serving.kserve.io/v1beta1", "InferenceService", "inferenceservices", ("v1beta1",)
+    ),
+    # KServe moved LLMInferenceService from v1alpha1 to v1alpha2; a cluster serves one or both.
+    "llminferenceservices": _Endpoint(
+        "custom",
+        "",
+        "serving.kserve.io/v1alpha2",
+        "LLMInferenceService",
+        "llminferenceservices",
+        ("v1alpha2", "v1alpha1"),
     ),
 }
 assert set(_ENDPOINTS) == set(KINDS)
@@ -163,51 +192,36 @@ assert set(_ENDPOINTS) == set(KINDS)
 _MAX_BACKOFF_S = 30.0
 
 
-def _kubectl_time(value: datetime) -> str:
-    """kubectl prints metav1.Time as RFC 3339 with a Z; isoformat's +00:00 would break string equality."""
-    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _api_client_class() -> type[Any]:
-    from kubernetes.client import ApiClient
-
-    class KubectlShapedApiClient(ApiClient):
-        """ApiClient whose serialisation matches kubectl's JSON (timestamps with Z)."""
-
-        def sanitize_for_serialization(self, obj: Any) -> Any:
-            # The base method recurses through self, so nested datetimes land here too.
-            if isinstance(obj, datetime):
-                return _kubectl_time(obj)
-            return super().sanitize_for_serialization(obj)
-
-    return KubectlShapedApiClient
-
-
 class LiveInventory:
-    """Lists objects from a live API server with paging and retries; strictly read-only (list verbs only)."""
+    """Lists objects from a live API server with paging and retries; strictly read-only (list verbs only).
+
+    Pages are read as raw JSON (`_preload_content=False`): the client still does auth, TLS, paths and query
+    parameters, but objects are kept exactly as the server sent them, like `kubectl get -o json`, instead of
+    being round-tripped through the client's models (which drop fields they do not know, and cost ~10× more).
+    """
 
     def __init__(
         self,
         config: KubernetesConfig,
         *,
-        page_size: int = 500,
-        request_timeout: tuple[float, float] = (5, 60),
-        retries: int = 3,
+        page_size: int | None = None,
+        request_timeout: tuple[float, float] | None = None,
+        retries: int | None = None,
         backoff_s: float = 0.5,
         cluster: str | None = None,
     ) -> None:
+        page_size = config.page_size if page_size is None else page_size
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.config = config
         self.page_size = page_size
-        self.request_timeout = request_timeout
-        self.retries = max(0, retries)
+        self.request_timeout = request_timeout or (config.connect_timeout_s, config.timeout_s)
+        self.retries = max(0, config.retries if retries is None else retries)
         self.backoff_s = backoff_s
         self.label = cluster or config.context or ("in-cluster" if self._use_in_cluster() else "current-context")
+        self.requests = 0  # HTTP requests sent, for coverage/bench figures
         self._client: Any = None
+        self._absent: set[str] = set()
 
     def _use_in_cluster(self) -> bool:
         if self.config.in_cluster:
@@ -246,7 +260,7 @@ class LiveInventory:
             )
             context = f" context {self.config.context!r}" if self.config.context else ""
             raise ConfigError(f"{where}:{context} cannot load Kubernetes credentials: {one_line(exc)}") from None
-        self._client = _api_client_class()(configuration=configuration)
+        self._client = k8s_client.ApiClient(configuration=configuration)
         return self._client
 
     def close(self) -> None:
@@ -254,47 +268,72 @@ class LiveInventory:
             self._client.close()
             self._client = None
 
+    def is_absent(self, kind: str) -> bool:
+        return kind in self._absent
+
     def list_objects(self, kind: str) -> list[dict[str, Any]]:
         _check_kind(kind)
         endpoint = _ENDPOINTS[kind]
-        api_client = self._api_client()
-        fetch = self._page_fetcher(endpoint, api_client)
+        versions = endpoint.versions or (endpoint.api_version,)
+        for index, version in enumerate(versions):
+            found = self._list(kind, endpoint, version)
+            if found is not None:
+                self._absent.discard(kind)
+                return found
+            if index == len(versions) - 1:
+                break
+        self._absent.add(kind)
+        return []
+
+    def _list(self, kind: str, endpoint: _Endpoint, version: str) -> list[dict[str, Any]] | None:
+        """All pages of one kind at one API version; None when that version is not served (404)."""
+        fetch = self._page_fetcher(endpoint, version, self._api_client())
         items: list[dict[str, Any]] = []
         token: str | None = None
         attempt = 0
         while True:
             try:
+                self.requests += 1
                 page = fetch(token)
             except Exception as exc:  # noqa: BLE001 - classified below; anything unknown is re-raised
                 decision = self._classify(exc, kind, endpoint)
                 if decision == "absent":
-                    return []
+                    return None
                 if decision == "expired":
                     # The continue token outlived the server's cache (410): a consistent list must restart.
                     items, token = [], None
                 if attempt >= self.retries:
-                    raise SourceError(
+                    error = ClusterUnreachable if decision == "unreachable" else SourceError
+                    raise error(
                         f"{self.label}: {kind}: API server failed after {attempt + 1} attempts ({_describe(exc)})"
                     ) from None
                 self._sleep(attempt, exc)
                 attempt += 1
                 continue
-            page_items, token = self._unpack(page, endpoint, api_client)
+            page_items, token = self._unpack(page, endpoint)
             items.extend(page_items)
             if not token:
                 return items
 
-    def _page_fetcher(self, endpoint: _Endpoint, api_client: Any) -> Callable[[str | None], Any]:
+    def _page_fetcher(self, endpoint: _Endpoint, version: str, api_client: Any) -> Callable[[str | None], Any]:
         from kubernetes import client as k8s_client
 
         timeout = self.request_timeout
         if endpoint.api == "custom":
             custom = k8s_client.CustomObjectsApi(api_client)
-            group, version = endpoint.api_version.split("/")
+            group = endpoint.api_version.split("/")[0]
 
             def fetch_custom(token: str | None) -> Any:
-                return custom.list_cluster_custom_object(
-                    group, version, endpoint.plural, limit=self.page_size, _continue=token, _request_timeout=timeout
+                return _read_json(
+                    custom.list_cluster_custom_object(
+                        group,
+                        version,
+                        endpoint.plural,
+                        limit=self.page_size,
+                        _continue=token,
+                        _request_timeout=timeout,
+                        _preload_content=False,
+                    )
                 )
 
             return fetch_custom
@@ -306,25 +345,24 @@ class LiveInventory:
         method = getattr(api_class[endpoint.api](api_client), endpoint.method)
 
         def fetch_typed(token: str | None) -> Any:
-            return method(limit=self.page_size, _continue=token, _request_timeout=timeout)
+            return _read_json(
+                method(limit=self.page_size, _continue=token, _request_timeout=timeout, _preload_content=False)
+            )
 
         return fetch_typed
 
-    def _unpack(self, page: Any, endpoint: _Endpoint, api_client: Any) -> tuple[list[dict[str, Any]], str | None]:
-        if isinstance(page, dict):  # CustomObjectsApi returns plain JSON already
-            raw_items = page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue") or None
-        else:
-            raw_items = [api_client.sanitize_for_serialization(item) for item in page.items or []]
-            # Go through the serialiser: the model's attribute name for `continue` varies across client versions.
-            list_meta = api_client.sanitize_for_serialization(page.metadata) or {}
-            token = list_meta.get("continue")
-        # List responses omit per-item apiVersion/kind; kubectl fills them in, and so do we.
-        shaped = [{"apiVersion": endpoint.api_version, "kind": endpoint.kind, **item} for item in raw_items]
-        return shaped, token or None
+    def _unpack(self, page: Any, endpoint: _Endpoint) -> tuple[list[dict[str, Any]], str | None]:
+        if not isinstance(page, dict) or not isinstance(page.get("items", []), list):
+            raise SourceError(f"{self.label}: {endpoint.kind} list: response is not a Kubernetes List object")
+        raw_items = page.get("items") or []
+        token = (page.get("metadata") or {}).get("continue") or None
+        # Built-in list responses omit per-item apiVersion/kind; kubectl fills them in, and so do we.
+        api_version = page.get("apiVersion") or endpoint.api_version
+        shaped = [{"apiVersion": api_version, "kind": endpoint.kind, **item} for item in raw_items]
+        return shaped, token
 
     def _classify(self, exc: Exception, kind: str, endpoint: _Endpoint) -> str:
-        """Return 'retry', 'expired' or 'absent', or raise a one-line SourceError for permanent failures."""
+        """Return 'retry', 'unreachable', 'expired' or 'absent', or raise a one-line SourceError for permanent failures."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
@@ -334,20 +372,26 @@ class LiveInventory:
             if status in (401, 403):
                 verb = "forbidden" if status == 403 else "unauthorized"
                 hint = "grant list on it to this identity" if status == 403 else "credentials rejected or expired"
-                raise SourceError(f"{self.label}: {kind}: {verb} (HTTP {status}: {hint}){detail}") from None
-            if status == 404 and endpoint.optional_crd:
+                raise AccessDenied(f"{self.label}: {kind}: {verb} (HTTP {status}: {hint}){detail}") from None
+            if status == 404 and kind not in REQUIRED_KINDS:
                 return "absent"
             if status == 410:
                 return "expired"
             if status == 429 or status >= 500:
                 return "retry"
+            if status == 0:  # the client's wrapper for TLS failures: retrying will not fix a certificate
+                raise ClusterUnreachable(f"{self.label}: {kind}: {one_line(exc.reason or exc, limit=200)}") from None
             raise SourceError(f"{self.label}: {kind}: API request rejected (HTTP {status}){detail}") from None
-        if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
+        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+            exc = exc.reason
+        # A server that accepted the connection but answered too slowly is up and may recover; one that never
+        # accepted it (refused, DNS, connect timeout) is down, and trying its other kinds only wastes time.
+        if isinstance(exc, urllib3.exceptions.ReadTimeoutError | urllib3.exceptions.ProtocolError):
             return "retry"
-        if _is_validation_error(exc):
-            raise SourceError(
-                f"{self.label}: {kind}: response does not match the API schema: {one_line(exc, limit=200)}"
-            ) from None
+        if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError | OSError):
+            return "unreachable"
+        if isinstance(exc, ValueError):  # a truncated or non-JSON body: a proxy or server hiccup
+            return "retry"
         raise exc
 
     def _sleep(self, attempt: int, exc: Exception) -> None:
@@ -357,6 +401,14 @@ class LiveInventory:
             delay = min(_MAX_BACKOFF_S, max(delay, retry_after))
         # Jitter keeps several clusters' assessors from hammering a recovering server in lockstep.
         time.sleep(delay * (0.8 + 0.4 * random.random()))
+
+
+def _read_json(response: Any) -> Any:
+    """Body of a `_preload_content=False` response as JSON; the connection goes back to the pool either way."""
+    try:
+        return json.loads(response.data)
+    finally:
+        response.release_conn()
 
 
 def _status_message(exc: Any) -> str:
@@ -384,16 +436,90 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {one_line(exc, limit=160)}"
 
 
-def _is_validation_error(exc: Exception) -> bool:
-    try:
-        from pydantic import ValidationError
-    except ImportError:  # pragma: no cover - pydantic is a dependency of both settings and the client
-        return False
-    return isinstance(exc, ValidationError)
-
-
 def inventory_source(config: KubernetesConfig, *, cluster: str | None = None) -> InventorySource:
     """Snapshot directory when configured, else the live API (kubeconfig context or in-cluster)."""
     if config.snapshot is not None:
         return SnapshotInventory(config.snapshot)
     return LiveInventory(config, cluster=cluster)
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage: what one run could read of each cluster
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRead:
+    """One cluster's objects by kind plus one coverage row per kind; `error` is set when the cluster is unusable."""
+
+    cluster: str
+    objects: dict[str, list[dict[str, Any]]]
+    coverage: list[CoverageRow] = field(default_factory=list)
+    error: str = ""
+
+
+def read_inventory(
+    source: InventorySource, *, cluster: str, kinds: Sequence[str] = KINDS, clock: Callable[[], float] = time.monotonic
+) -> InventoryRead:
+    """List every kind, degrading instead of failing: a denied or absent kind is reported and skipped.
+
+    Nodes or pods unreadable, or the API server unreachable, make the whole cluster unusable: its objects are
+    dropped (a cluster seen without its pods would show every GPU as idle) and every kind gets an ERROR row.
+    Snapshot and credential problems are bad input and still raise.
+    """
+    ordered = [k for k in REQUIRED_KINDS if k in kinds] + [k for k in kinds if k not in REQUIRED_KINDS]
+    objects: dict[str, list[dict[str, Any]]] = {}
+    rows: dict[str, CoverageRow] = {}
+    fatal = ""
+    for kind in ordered:
+        if fatal:
+            rows[kind] = CoverageRow(cluster, SOURCE, kind, CoverageStatus.ERROR, 0, f"skipped: {fatal}")
+            continue
+        started = clock()
+        try:
+            items = source.list_objects(kind)
+        except SourceError as exc:
+            elapsed = round(clock() - started, 3)
+            message = one_line(exc)
+            if kind in REQUIRED_KINDS or isinstance(exc, ClusterUnreachable):
+                rows[kind] = CoverageRow(cluster, SOURCE, kind, CoverageStatus.ERROR, 0, message, elapsed)
+                fatal = f"{kind} unreadable" if kind in REQUIRED_KINDS else "cluster unreachable"
+            else:
+                status = CoverageStatus.DENIED if isinstance(exc, AccessDenied) else CoverageStatus.ERROR
+                rows[kind] = CoverageRow(cluster, SOURCE, kind, status, 0, message, elapsed)
+                objects[kind] = []
+            continue
+        elapsed = round(clock() - started, 3)
+        objects[kind] = items
+        if source.is_absent(kind):
+            detail = (
+                "not in snapshot"
+                if isinstance(source, SnapshotInventory)
+                else "resource type not served (CRD not installed)"
+            )
+            rows[kind] = CoverageRow(cluster, SOURCE, kind, CoverageStatus.ABSENT, 0, detail, elapsed)
+        else:
+            rows[kind] = CoverageRow(cluster, SOURCE, kind, CoverageStatus.OK, len(items), "", elapsed)
+    if fatal:
+        # Parts read before the failure are discarded too: say so rather than report them as ok.
+        for kind, row in rows.items():
+            if row.status != CoverageStatus.ERROR:
+                rows[kind] = CoverageRow(
+                    cluster, SOURCE, kind, CoverageStatus.ERROR, 0, f"discarded: {fatal}", row.duration_s
+                )
+        first = next(row for row in rows.values() if not row.detail.startswith(("skipped", "discarded")))
+        return InventoryRead(cluster, {kind: [] for kind in kinds}, [rows[k] for k in kinds], error=first.detail)
+    return InventoryRead(cluster, objects, [rows[k] for k in kinds])
+
+
+def read_clusters(
+    sources: Mapping[str, InventorySource], *, kinds: Sequence[str] = KINDS, max_workers: int = 4
+) -> dict[str, InventoryRead]:
+    """Read several clusters concurrently (I/O bound); one cluster failing never stops the others."""
+    if not sources:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(sources))), thread_name_prefix="k8s") as pool:
+        futures = {
+            name: pool.submit(read_inventory, source, cluster=name, kinds=kinds) for name, source in sources.items()
+        }
+        return {name: future.result() for name, future in futures.items()}

@@ -1,16 +1,17 @@
-"""Price inputs: the bundled catalog plus the user's overrides CSV (negotiated / on-prem prices) and discount."""
+"""Price inputs: bundled catalog, live-refreshed rows, the user's overrides CSV (negotiated / on-prem) and discount."""
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 from inferops_pipeline.catalog.gpus import normalize_gpu_name
-from inferops_pipeline.catalog.prices import PriceCatalog, PriceOverride
+from inferops_pipeline.catalog.prices import GpuShare, InstancePrice, PriceCatalog, PriceOverride
 from inferops_pipeline.settings import ConfigError
 
-__all__ = ["PriceOverride", "load_price_catalog", "load_price_overrides"]
+__all__ = ["GpuShare", "PriceOverride", "load_price_catalog", "load_price_overrides"]
 
 REQUIRED_COLUMNS = ("cloud", "region")
 OPTIONAL_COLUMNS = ("instance_type", "price_usd_hr", "gpu_model", "price_per_gpu_usd_hr", "note")
@@ -121,9 +122,16 @@ def load_price_overrides(path: Path | str) -> list[PriceOverride]:
     return overrides
 
 
-def load_price_catalog(*, overrides: Path | str | None = None, discount_pct: float = 0.0) -> PriceCatalog:
-    """Bundled list prices less the blanket discount, with the user's overrides on top (overrides stay undiscounted)."""
-    catalog = PriceCatalog.load_bundled().discounted(discount_pct)
+def load_price_catalog(
+    *,
+    overrides: Path | str | None = None,
+    discount_pct: float = 0.0,
+    refreshed: Iterable[InstancePrice] = (),
+    gpu_share: GpuShare | None = None,
+) -> PriceCatalog:
+    """The catalog in force: bundled snapshot ← live-refreshed rows (if any) − blanket discount ← user overrides
+    (undiscounted, they always win), then the GPU-share attribution if configured."""
+    catalog = PriceCatalog.load_bundled().with_refreshed(refreshed).discounted(discount_pct)
     if overrides is not None:
         catalog = catalog.with_overrides(load_price_overrides(overrides))
-    return catalog
+    return catalog.with_gpu_share(gpu_share)

@@ -30,5 +30,20 @@ create table if not exists k8s_workloads (
     desired_replicas integer not null,
     has_autoscaler boolean not null,
     gpu_hint varchar not null,
+    pipeline_parallel integer default 1,
+    data_parallel integer default 1,
+    max_num_seqs bigint,
+    max_num_batched_tokens bigint,
+    dtype varchar default '',
+    prefix_caching boolean, -- null: engine default
+    served_model_name varchar default '',
+    placement json default '{}', -- nodeSelector / node affinity, gpu_keys = the GPU-tier keys
+    engine_facts json default '{}', -- {knob: {"value", "source"}}
+    env_names json default '[]', -- names only: env values are never stored
+    gpu_resource varchar default '',
+    platform varchar default '', -- kserve | llm-d | vllm-production-stack
+    role varchar default '', -- prefill | decode | leader | worker
+    pods_per_replica integer default 1, -- LeaderWorkerSet group size
+    ready_replicas integer, -- owner status.readyReplicas
     primary key (assessment_date, cluster, namespace, name)
 );

@@ -1,4 +1,4 @@
--- the price rows in force on each assessment date (bundled catalog, discount, overrides) with their sources
+-- the price rows in force on each assessment date (bundled or live-refreshed catalog, discount, overrides) with their sources
 create table if not exists price_catalog (
     assessment_date date not null,
     cloud varchar not null,
@@ -20,5 +20,6 @@ create table if not exists price_catalog (
     notes varchar,
     override varchar,
     discount_pct double,
-    region_fallback_from varchar
+    region_fallback_from varchar,  -- unused since quotes carry their own basis; kept for older warehouses
+    origin varchar  -- bundled | refresh:<cloud> | override
 );

@@ -2,6 +2,7 @@
 
 import json
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -11,38 +12,39 @@ from inferops_pipeline.catalog.models import ModelCatalog
 from inferops_pipeline.defs.convert import markdown_preview, to_frame
 from inferops_pipeline.defs.partitions import daily
 from inferops_pipeline.defs.resources import InferopsResource
-from inferops_pipeline.domain import METRIC_COLUMNS
-from inferops_pipeline.inventory.nodes import NodeError, node_facts
+from inferops_pipeline.domain import METRIC_COLUMNS, CoverageStatus, PodRow
+from inferops_pipeline.inventory.nodes import NodeError, NodeFacts, gpu_allocations, node_facts
 from inferops_pipeline.inventory.pods import pod_rows
-from inferops_pipeline.sources.kubernetes import KINDS, inventory_source
+from inferops_pipeline.inventory.privacy import scrub_object
+from inferops_pipeline.settings import ClusterConfig, ConfigError
+from inferops_pipeline.sources.kubernetes import KINDS, SOURCE, LiveInventory, inventory_source, read_clusters
 from inferops_pipeline.sources.prometheus import metrics_source
 
 GROUP = "ingest"
-WORKLOAD_KINDS = tuple(k for k in KINDS if k != "nodes")
 
 
-def _raw(cluster: str, kind: str, items: list[dict[str, object]]) -> list[dict[str, object]]:
+def _raw(cluster: str, kind: str, items: list[dict[str, Any]]) -> list[dict[str, object]]:
+    """raw_k8s_objects rows; bodies lose env values and secret-looking args first (inventory.privacy)."""
     return [
         {
             "cluster": cluster,
             "kind": kind,
-            "namespace": (item.get("metadata") or {}).get("namespace", ""),  # type: ignore[union-attr]
-            "name": (item.get("metadata") or {}).get("name", ""),  # type: ignore[union-attr]
-            "body": json.dumps(item, sort_keys=True),
+            "namespace": (item.get("metadata") or {}).get("namespace", ""),
+            "name": (item.get("metadata") or {}).get("name", ""),
+            "body": json.dumps(scrub_object(item), sort_keys=True),
         }
         for item in items
     ]
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=daily,
-    pool="warehouse",
-    description="Every node of every configured cluster with its GPU facts: model (GFD, GKE, Karpenter or instance "
-    "type via the price catalog), count, cloud/region/zone, capacity type, readiness and schedulability.",
-)
-def k8s_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
-    day = date.fromisoformat(context.partition_key)
+def _where(cluster: ClusterConfig, kind: str) -> str:
+    snapshot = cluster.kubernetes.snapshot
+    return str(snapshot / f"{kind}.json") if snapshot else f"cluster {cluster.name}"
+
+
+def _inventory_facts(
+    cluster: ClusterConfig, objects: dict[str, list[dict[str, Any]]], inferops: InferopsResource
+) -> tuple[list[NodeFacts], list[PodRow]]:
     prices = inferops.prices
 
     def instance_gpus(cloud: str, region: str, instance_type: str) -> tuple[str, int, float] | None:
@@ -52,85 +54,142 @@ def k8s_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
         row = found[0]
         return row.gpu_model, int(row.gpu_count), row.gpu_memory_gib
 
-    facts, raw = [], []
-    for cluster in inferops.settings.clusters:
-        items = inventory_source(cluster.kubernetes, cluster=cluster.name).list_objects("nodes")
-        raw += _raw(cluster.name, "nodes", items)
-        for item in items:
-            try:
-                facts.append(
-                    node_facts(
-                        item,
-                        cluster=cluster.name,
-                        default_cloud=cluster.cloud,
-                        default_region=cluster.region,
-                        instance_gpus=instance_gpus,
-                    )
+    allocated = gpu_allocations(objects.get("pods", []))
+    facts = []
+    for item in objects.get("nodes", []):
+        name = (item.get("metadata") or {}).get("name", "")
+        try:
+            facts.append(
+                node_facts(
+                    item,
+                    cluster=cluster.name,
+                    default_cloud=cluster.cloud,
+                    default_region=cluster.region,
+                    instance_gpus=instance_gpus,
+                    allocated=allocated.get(name, 0),
                 )
-            except NodeError as exc:
-                where = (
-                    cluster.kubernetes.snapshot / "nodes.json"
-                    if cluster.kubernetes.snapshot
-                    else f"cluster {cluster.name}"
-                )
-                raise NodeError(f"{where}: {exc}") from None
-    frame = to_frame(facts)
+            )
+        except NodeError as exc:
+            raise NodeError(f"{_where(cluster, 'nodes')}: {exc}") from None
+    try:
+        rows = pod_rows(objects, cluster=cluster.name, owner_labels=inferops.settings.owner_labels)
+    except ConfigError as exc:
+        raise ConfigError(f"{_where(cluster, 'pods')}: {exc}") from None
+    return facts, rows
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    pool="warehouse",
+    specs=[
+        dg.AssetSpec(
+            "k8s_nodes",
+            description="Every node of every configured cluster with its GPU facts: model (GFD, AMD, GKE, Karpenter, "
+            "or instance type via the price catalog), physical count, sharing (MIG, time-slicing), allocatable vs "
+            "allocated devices, cloud/region/zone, capacity type, readiness, cordon and taints.",
+        ),
+        dg.AssetSpec(
+            "k8s_workloads",
+            description="Every live GPU pod resolved to the object an operator edits (Deployment via ReplicaSet, "
+            "StatefulSet, LeaderWorkerSet, KServe InferenceService/LLMInferenceService, Job, Pod), with runtime, "
+            "model, parallelism and engine memory settings (each with its provenance), resources and GPU placement. "
+            "Env values are never stored; secret-looking arg values are redacted.",
+        ),
+    ],
+)
+def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource):  # type: ignore[no-untyped-def]
+    """One read per cluster feeds both assets, so nodes and pods come from the same moment and a cluster whose pods
+    cannot be read contributes no nodes either (its GPUs would otherwise all look idle)."""
+    day = date.fromisoformat(context.partition_key)
+    clusters = inferops.settings.clusters
+    sources = {c.name: inventory_source(c.kubernetes, cluster=c.name) for c in clusters}
+    try:
+        reads = read_clusters(sources)
+    finally:
+        for source in sources.values():
+            if isinstance(source, LiveInventory):
+                source.close()
+    facts: list[NodeFacts] = []
+    rows: list[PodRow] = []
+    raw: list[dict[str, object]] = []
+    coverage = []
+    failed: dict[str, str] = {}
+    for cluster in clusters:
+        read = reads[cluster.name]
+        coverage += read.coverage
+        if read.error:
+            failed[cluster.name] = read.error
+            context.log.error(
+                f"cluster {cluster.name}: inventory unreadable, its nodes and workloads are missing from this "
+                f"assessment: {read.error}"
+            )
+            continue
+        for row in read.coverage:
+            if row.status in (CoverageStatus.DENIED, CoverageStatus.ERROR):
+                context.log.warning(f"cluster {cluster.name}: {row.part} {row.status.value}: {row.detail}")
+        cluster_facts, cluster_rows = _inventory_facts(cluster, read.objects, inferops)
+        facts += cluster_facts
+        rows += cluster_rows
+        for kind, items in read.objects.items():
+            raw += _raw(cluster.name, kind, items)
+    nodes = to_frame(facts)
+    pods = to_frame(rows)
+    coverage_frame = to_frame(coverage)
+    if not coverage_frame.empty:
+        coverage_frame["status"] = coverage_frame["status"].map(str)
     with inferops.warehouse() as wh:
-        wh.replace_date("raw_k8s_objects", day, pd.DataFrame(raw), kinds=["nodes"])
-        wh.replace_date("k8s_nodes", day, frame)
-    gpu = frame[frame["gpu_capacity"] > 0] if not frame.empty else frame
-    return dg.MaterializeResult(
+        wh.replace_date("raw_k8s_objects", day, pd.DataFrame(raw), kinds=list(KINDS))
+        wh.replace_date("k8s_nodes", day, nodes)
+        wh.replace_date("k8s_workloads", day, pods)
+        wh.replace_date("coverage", day, coverage_frame, source=SOURCE, parts=list(KINDS))
+    degraded = {
+        f"{row.cluster}/{row.part}": f"{row.status.value}: {row.detail}"
+        for row in coverage
+        if row.status in (CoverageStatus.DENIED, CoverageStatus.ERROR) and not row.detail.startswith(("skipped", "discarded"))
+    }
+    shared = {
+        "clusters": len(clusters),
+        "failed_clusters": dg.MetadataValue.json(failed),
+        "degraded_parts": dg.MetadataValue.json(degraded),
+    }
+    gpu = nodes[nodes["gpu_capacity"] > 0] if not nodes.empty else nodes
+    yield dg.MaterializeResult(
+        asset_key="k8s_nodes",
         metadata={
-            "nodes": len(frame),
+            **shared,
+            "nodes": len(nodes),
             "gpu_nodes": len(gpu),
-            "gpus": int(gpu["gpu_capacity"].sum()) if not gpu.empty else 0,
+            "gpus": int(gpu["gpu_count"].sum()) if not gpu.empty else 0,
+            "gpu_devices": int(gpu["gpu_capacity"].sum()) if not gpu.empty else 0,
+            "gpu_devices_allocated": int(gpu["gpu_allocated"].sum()) if not gpu.empty else 0,
             "preview": dg.MetadataValue.md(
                 markdown_preview(
-                    gpu[["cluster", "name", "gpu_model", "gpu_capacity", "instance_type", "capacity_type"]]
+                    gpu[["cluster", "name", "gpu_model", "gpu_capacity", "gpu_sharing", "instance_type", "capacity_type"]]
                     if not gpu.empty
                     else gpu
                 )
             ),
-        }
+        },
     )
-
-
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=daily,
-    pool="warehouse",
-    description="Every live GPU pod resolved through ReplicaSets to its Deployment/StatefulSet/LeaderWorkerSet/"
-    "InferenceService, with runtime (vLLM, SGLang, TGI, Triton), model and engine settings parsed from its args.",
-)
-def k8s_workloads(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
-    day = date.fromisoformat(context.partition_key)
-    rows, raw = [], []
-    settings = inferops.settings
-    for cluster in settings.clusters:
-        source = inventory_source(cluster.kubernetes, cluster=cluster.name)
-        objects = {kind: source.list_objects(kind) for kind in WORKLOAD_KINDS}
-        for kind, items in objects.items():
-            raw += _raw(cluster.name, kind, items)
-        rows += pod_rows(objects, cluster=cluster.name, owner_labels=settings.owner_labels)
-    frame = to_frame(rows)
-    with inferops.warehouse() as wh:
-        wh.replace_date("raw_k8s_objects", day, pd.DataFrame(raw), kinds=list(WORKLOAD_KINDS))
-        wh.replace_date("k8s_workloads", day, frame)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="k8s_workloads",
         metadata={
-            "gpu_pods": len(frame),
-            "workloads": int(frame[["cluster", "namespace", "workload"]].drop_duplicates().shape[0])
-            if not frame.empty
+            **shared,
+            "gpu_pods": len(pods),
+            "workloads": int(pods[["cluster", "namespace", "workload_kind", "workload"]].drop_duplicates().shape[0])
+            if not pods.empty
             else 0,
-            "pending_pods": int((~frame["scheduled"]).sum()) if not frame.empty else 0,
+            "pending_pods": int((~pods["scheduled"]).sum()) if not pods.empty else 0,
+            "objects_read": len(raw),
             "preview": dg.MetadataValue.md(
                 markdown_preview(
-                    frame[["cluster", "namespace", "workload", "runtime", "model", "gpus"]].drop_duplicates()
-                    if not frame.empty
-                    else frame
+                    pods[["cluster", "namespace", "workload", "runtime", "model", "gpus"]].drop_duplicates()
+                    if not pods.empty
+                    else pods
                 )
             ),
-        }
+        },
     )
 
 
@@ -187,13 +246,27 @@ def window_metrics(context: dg.AssetExecutionContext, inferops: InferopsResource
     group_name=GROUP,
     partitions_def=daily,
     pool="warehouse",
-    description="Cloud GPU instance prices in force (bundled catalog, discount, user overrides) with source and snapshot columns.",
+    description="Cloud GPU instance prices in force (bundled snapshot, or live price-API rows when pricing.refresh "
+    "is enabled; discount; user overrides) with source, snapshot date and origin (bundled / refresh:<cloud> / "
+    "override) per row. Materialize it with refresh enabled to refresh prices without the CLI.",
 )
 def price_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     rows = pd.DataFrame(inferops.prices.rows())
     with inferops.warehouse() as wh:
         count = wh.replace_date("price_catalog", date.fromisoformat(context.partition_key), rows)
-    return dg.MaterializeResult(metadata={"rows": count, "clouds": ", ".join(sorted(rows["cloud"].unique()))})
+    refresh = inferops.price_refresh
+    for result in refresh:
+        context.log.info(f"price refresh {result.summary()}")
+    return dg.MaterializeResult(
+        metadata={
+            "rows": count,
+            "clouds": ", ".join(sorted(rows["cloud"].unique())),
+            "rows_by_origin": dg.MetadataValue.json(rows["origin"].value_counts().sort_index().to_dict()),
+            "refresh": dg.MetadataValue.json(
+                {r.cloud: {"fetched_on": r.fetched_on.isoformat(), "rows": len(r.rows), "pages": r.pages} for r in refresh}
+            ),
+        }
+    )
 
 
 @dg.asset(

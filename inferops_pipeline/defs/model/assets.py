@@ -27,15 +27,17 @@ def gpu_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
     prices = inferops.prices
 
     def price(fact: NodeFacts) -> tuple[float, str]:
-        found = prices.lookup(cloud=fact.cloud, region=fact.region, instance_type=fact.instance_type)
-        if found is not None:
-            return found[0].hourly(fact.capacity_type)
-        per_gpu = prices.cheapest_gpu_hour(
-            cloud=fact.cloud, region=fact.region, gpu_model=fact.gpu_model, capacity_type=fact.capacity_type
+        # The catalog's fallback chain (override → exact → other region → GPU-model median → unpriced); the text
+        # carries basis and row key so every finding's dollars trace back to it.
+        quote = prices.quote(
+            cloud=fact.cloud,
+            region=fact.region,
+            instance_type=fact.instance_type,
+            capacity_type=fact.capacity_type,
+            gpu_model=fact.gpu_model,
+            gpu_count=fact.gpu_capacity,
         )
-        if per_gpu is None:
-            return 0.0, f"no price for {fact.cloud}/{fact.region}/{fact.instance_type or fact.gpu_model}"
-        return per_gpu[0] * fact.gpu_capacity, f"per-GPU {per_gpu[1]}"
+        return quote.usd_hr, quote.text
 
     with inferops.warehouse() as wh:
         facts = rows_to(NodeFacts, wh.frame_on("k8s_nodes", day))
