@@ -382,5 +382,46 @@ def demo_fleet(
         typer.echo(f"  {name}: {path}")
 
 
+@app.command("snapshot-metrics")
+def snapshot_metrics(
+    config: Annotated[Path, typer.Option(help="inferops.yaml whose clusters' Prometheus endpoints are read.")],
+    out: Annotated[Path, typer.Option(help="Metrics snapshot (parquet) to write.")],
+    at: Annotated[str | None, typer.Option(help="Window end, ISO time (default: now, or the config's `at`).")] = None,
+) -> None:
+    """Capture every cluster's window metrics once, to assess offline later (prometheus: {snapshot: FILE})."""
+    from inferops_pipeline.defs.resources import cluster_metrics_source
+    from inferops_pipeline.sources.prometheus import write_metrics_snapshot
+
+    settings = _settings(config)
+    try:
+        end = datetime.fromisoformat(at) if at else settings.window_end()
+    except ValueError:
+        raise _fail(f"--at {at!r}: not an ISO time") from None
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    start = end - settings.window_delta
+    frames, failed = [], []
+    for cluster in settings.clusters:
+        try:
+            fetched = cluster_metrics_source(cluster.prometheus).fetch(cluster=cluster.name, start=start, end=end)
+        except ConfigError as exc:
+            raise _fail(f"cluster {cluster.name}: {exc}") from None
+        frames.append(fetched.frame)
+        seconds = sum(q.duration_s for q in fetched.queries)
+        if fetched.error:
+            failed.append(cluster.name)
+            err.print(f"[bold red]error:[/] cluster {cluster.name}: {fetched.error}", highlight=False, soft_wrap=True)
+            continue
+        degraded = [f"{r.part} {r.status}" for r in fetched.coverage if r.status not in ("ok", "absent")]
+        typer.echo(
+            f"{cluster.name}: {len(fetched.frame)} rows, {len(fetched.queries)} queries in {seconds:.2f} s"
+            + (f" ({', '.join(degraded)})" if degraded else ""),
+            err=True,
+        )
+    write_metrics_snapshot(pd.concat(frames, ignore_index=True), out)
+    typer.echo(f"{out}: window {settings.window} ending {end.isoformat()}")
+    if failed:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
 if __name__ == "__main__":
     app()

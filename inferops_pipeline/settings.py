@@ -70,15 +70,18 @@ class GpuShareConfig(_Strict):
     gpu_hr: float = Field(0.95, gt=0, description="Reference $/GPU-hour weighing the GPU part (OpenCost).")
 
 
+RefreshCloud = Literal["aws", "azure", "gcp"]
+
+
 class PriceRefreshConfig(_Strict):
     enabled: bool = Field(
         False, description="Fetch live list prices when the price_catalog asset runs; off = bundled snapshot only."
     )
-    clouds: list[Literal["aws", "azure", "gcp"]] = Field(
-        default_factory=lambda: ["aws", "azure"],
+    clouds: list[RefreshCloud] = Field(
+        default_factory=lambda: list[RefreshCloud](["aws", "azure"]),
         description="Clouds whose public price APIs are read; add gcp once its API key env var is set.",
     )
-    regions: dict[Literal["aws", "azure", "gcp"], list[str]] = Field(
+    regions: dict[RefreshCloud, list[str]] = Field(
         default_factory=dict,
         description="Regions to refresh per cloud, e.g. {aws: [us-east-1]}; default: the bundled catalog's regions.",
     )

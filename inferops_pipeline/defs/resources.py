@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from inferops_pipeline.catalog.prices import GpuShare, PriceCatalog
-from inferops_pipeline.settings import CONFIG_ENV, Settings, load_settings
+from inferops_pipeline.settings import CONFIG_ENV, ConfigError, PrometheusConfig, Settings, load_settings
 from inferops_pipeline.sources.price_apis import (
     HttpJsonFetcher,
     JsonFetcher,
@@ -21,6 +22,7 @@ from inferops_pipeline.sources.price_apis import (
     refresh_prices,
 )
 from inferops_pipeline.sources.pricing import load_price_catalog
+from inferops_pipeline.sources.prometheus import MetricsSource, PromCredentials, metrics_source
 from inferops_pipeline.warehouse import Warehouse, connect
 
 DEMO_DIR_ENV = "INFEROPS_DEMO_DIR"
@@ -33,8 +35,52 @@ def demo_config_path(directory: Path | None = None) -> Path:
     target = directory or Path(os.environ.get(DEMO_DIR_ENV, ".inferops/demo"))
     config = target / "inferops.yaml"
     if not config.exists():
-        write_fleet(generate(), target)
+        # The assessment reads the metrics snapshot; the raw OpenMetrics (for promtool) is `demo-fleet`'s job.
+        write_fleet(generate(), target, openmetrics=False)
     return config
+
+
+def prometheus_credentials(config: PrometheusConfig) -> PromCredentials:
+    """Headers and basic auth for one Prometheus, from the env vars its config names (values never echoed)."""
+    headers: dict[str, str] = {}
+    if config.headers_env:
+        raw = _env(config.headers_env, "prometheus.headers_env")
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+        ):
+            raise ConfigError(
+                f"prometheus.headers_env: {config.headers_env} must hold a JSON object of header strings, "
+                'e.g. {"X-Scope-OrgID": "tenant-1"}'
+            )
+        headers.update(parsed)
+    if config.bearer_token_env:
+        token = _env(config.bearer_token_env, "prometheus.bearer_token_env").strip()
+        headers["Authorization"] = f"Bearer {token}"
+    basic = None
+    if config.basic_auth_env:
+        user, sep, password = _env(config.basic_auth_env, "prometheus.basic_auth_env").partition(":")
+        if not sep or not user:
+            raise ConfigError(f"prometheus.basic_auth_env: {config.basic_auth_env} must hold user:password")
+        basic = (user, password)
+    return PromCredentials(headers=tuple(sorted(headers.items())), basic_auth=basic)
+
+
+def _env(name: str, field: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise ConfigError(f"{field}: environment variable {name} is not set")
+    return value
+
+
+def cluster_metrics_source(config: PrometheusConfig) -> MetricsSource:
+    """The metrics source of one cluster, with its secrets resolved here and nowhere else."""
+    if config.snapshot is not None:
+        return metrics_source(config)
+    return metrics_source(config, credentials=prometheus_credentials(config))
 
 
 class InferopsResource(dg.ConfigurableResource):  # type: ignore[misc]
@@ -68,7 +114,7 @@ class InferopsResource(dg.ConfigurableResource):  # type: ignore[misc]
                 clouds=refresh.clouds,
                 bundled=PriceCatalog.load_bundled(),
                 fetched_on=datetime.now(UTC).date(),
-                regions=refresh.regions,
+                regions={str(cloud): regions for cloud, regions in refresh.regions.items()},
                 gcp_api_key=os.environ.get(refresh.gcp_api_key_env, ""),
             )
         )

@@ -74,6 +74,7 @@ class DemoFleet:
     nodes: int = 0
     workloads: int = 0
     gpus: int = 0
+    clusters: tuple[ClusterSpec, ...] = DEMO.clusters
     _uid: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**9)))
 
 
@@ -464,3 +465,560 @@ class _Builder:
                 pods.append((pod_name, node))
         return pods
 
+    # ---------------------------------------------------------------- metrics
+    # Every statistic below is computed from the exact values written to metrics.om, with
+    # Prometheus' own rules (demo/promql.py), so live queries and the snapshot agree.
+
+    def load_curve(self, profile: Profile) -> list[float]:
+        """Relative load per sample (mean ≈ 1)."""
+        curve = []
+        for i in range(SAMPLES):
+            hour = i * STEP_S // 3600
+            if profile.traffic == "flat":
+                base = 1.0
+            elif profile.traffic == "bursty":
+                base = 4.0 if hour in (9, 10, 14, 15) else 0.4
+            else:
+                base = 1.0 + 0.5 * math.sin(2 * math.pi * (hour - 8) / 24)
+            curve.append(base * (1 + self.rng.gauss(0, 0.02)))
+        mean = statistics.fmean(curve)
+        return [c / mean for c in curve]
+
+    def add_series(self, family: str, kind: str, labels: dict[str, str], values: list[float | None]) -> Series:
+        s = Series(family, kind, labels, values, self.cluster_name)
+        self.series.append(s)
+        return s
+
+    def points(self, s: Series) -> list[promql.Point]:
+        return [(t, v) for t, v in zip(self.times, s.values, strict=True) if v is not None]
+
+    def emit(self, row: dict[str, str], signal: Signal, stat: str, value: float | None, samples: int) -> None:
+        if value is None or not math.isfinite(value):
+            return  # Prometheus returns nothing (NaN is dropped by the source), so neither do we
+        self.metrics.append(MetricRow(**row, signal=signal.value, stat=stat, value=value, samples=samples))
+
+    def count_rows(self, row: dict[str, str], signal: Signal, s: Series) -> int:
+        """The `hours` row of one identity; returns its sample count for the value rows."""
+        pts = self.points(s)
+        hours = promql.hours_with_data(pts, start=self.start, end=self.end, ceiling=WINDOW_HOURS)
+        self.emit(row, signal, "hours", hours, len(pts))
+        return len(pts)
+
+    def gauge_rows(
+        self, row: dict[str, str], signal: Signal, s: Series, stats: tuple[str, ...], *, scale: float = 1.0
+    ) -> None:
+        samples = self.count_rows(row, signal, s)
+        values = [v for _, v in self.points(s)]
+        for stat in stats:
+            self.emit(row, signal, stat, promql.over_time(stat, values) / scale, samples)
+
+    def increase(self, s: Series) -> float | None:
+        return promql.extrapolated_increase(self.points(s), self.start, self.end)
+
+    def counter_rows(self, row: dict[str, str], signal: Signal, s: Series) -> None:
+        samples = self.count_rows(row, signal, s)
+        self.emit(row, signal, "increase", self.increase(s), samples)
+
+    def counter(self, increments: list[float], *, digits: int = 3) -> list[float | None]:
+        """Cumulative values starting at 0 on the first scrape (the pod started with the window)."""
+        total, out = 0.0, []
+        for i, inc in enumerate(increments):
+            if i:
+                total = round(total + inc, digits)
+            out.append(total)
+        return list(out)
+
+    def histogram(
+        self,
+        row: dict[str, str],
+        signal: Signal,
+        family: str,
+        labels: dict[str, str],
+        requests: list[float],
+        median: float,
+    ) -> None:
+        """Bucket counters for a latency whose per-step distribution is log-normal around `median`."""
+        bounds = [median * f for f in (0.25, 0.5, 0.8, 1.0, 1.25, 1.6, 2.5, 4.0)]
+        bounds = [float(f"{b:.4g}") for b in bounds] + [math.inf]
+        shares = [0.5 * (1 + math.erf(math.log(b / median) / (0.45 * math.sqrt(2)))) if b != math.inf else 1.0
+                  for b in bounds]  # fmt: skip
+        buckets = []
+        for bound, share in zip(bounds, shares, strict=True):
+            le = "+Inf" if bound == math.inf else f"{bound:g}"
+            values = self.counter([r * STEP_S * share for r in requests], digits=2)
+            buckets.append((bound, self.add_series(f"{family}_bucket", "unknown", labels | {"le": le}, values)))
+        samples = self.count_rows(row, signal, buckets[-1][1])
+        increases = [(bound, self.increase(s) or 0.0) for bound, s in buckets]
+        for q in ("50", "95", "99"):
+            self.emit(row, signal, f"p{q}", promql.histogram_quantile(float(f"0.{q}"), increases), samples)
+
+    def add_metrics(self, cluster: ClusterSpec, spec: WorkloadSpec, pods: list[tuple[str, str]]) -> None:
+        self.cluster_name = cluster.name
+        p = spec.profile
+        arch = self.models.get(spec.model)
+        gpu_spec = self.gpus.get(spec.gpu)
+        pool_tokens = 0
+        if arch is not None and gpu_spec is not None:
+            pool_tokens = fit(
+                arch,
+                gpu_memory_gib=gpu_spec.memory_gib,
+                gpu_count=spec.gpus,
+                gpu_memory_utilization=spec.gpu_memory_utilization,
+                max_model_len=spec.max_model_len,
+            ).kv_pool_tokens
+        card_mib = (gpu_spec.memory_gib if gpu_spec else 24) * 1024
+        mig_uuid = f"GPU-{self.rng.getrandbits(64):016x}" if spec.mig else ""
+        for replica, (pod, node) in enumerate(pods):
+            load = self.load_curve(p)
+            peak = max(load)
+            row = {"cluster": cluster.name, "namespace": spec.namespace, "pod": pod}
+            if p.has_gpu_metrics and cluster.dcgm:
+                for _ in range(spec.gpus):
+                    index = self.node_used[cluster.name].get(node, 0)
+                    self.node_used[cluster.name][node] = index + 1
+                    util = [min(0.99, max(0.0, p.util * x * (1 + self.rng.gauss(0, 0.03)))) for x in load]
+                    if spec.mig:
+                        uuid, total_mib = mig_uuid, float(int(spec.mig.split("g.")[1].rstrip("gb")) * 1024)
+                        extra = {"GPU_I_ID": str(replica + 1), "GPU_I_PROFILE": spec.mig}
+                    else:
+                        uuid, total_mib, extra = f"GPU-{self.rng.getrandbits(64):016x}", card_mib, {}
+                    owner = {"namespace": spec.namespace, "pod": pod, "container": "engine"}
+                    self.gpu_series(cluster, spec.gpu, node, index, uuid, total_mib, util, p.fb_frac, owner, extra,
+                                    gap=spec.gpu_gap_hours)  # fmt: skip
+            if p.has_engine_metrics:
+                self._engine_series(cluster, spec, pod, load, peak, pool_tokens, row)
+            if p.has_container_metrics:
+                self._container_series(cluster, spec, pod, node, load, row)
+
+    def gpu_series(
+        self,
+        cluster: ClusterSpec,
+        gpu: str,
+        node: str,
+        index: int,
+        uuid: str,
+        total_mib: float,
+        util: list[float],
+        fb_frac: float,
+        owner: dict[str, str] | None,
+        extra: dict[str, str],
+        *,
+        gap: tuple[int, int] | None = None,
+    ) -> None:
+        """DCGM series of one GPU (or MIG instance), labelled the way the cluster's exporter set-up does."""
+        self.cluster_name = cluster.name
+        exporter = {
+            "namespace": "gpu-operator",
+            "pod": f"nvidia-dcgm-exporter-{node[-3:]}",
+            "container": "nvidia-dcgm-exporter",
+        }
+        labels = {
+            "gpu": str(index),
+            "UUID": uuid,
+            "device": f"nvidia{index}",
+            "modelName": _GFD_PRODUCT.get(gpu, gpu).replace("-", " "),
+            cluster.dcgm_hostname_label: node,
+        } | extra
+        if owner is None:
+            labels |= exporter  # an unallocated GPU shows the exporter's own pod
+        elif cluster.dcgm_honor_labels:
+            labels |= owner
+        else:
+            labels |= exporter | {f"exported_{k}": v for k, v in owner.items()}
+
+        def cut(values: list[float]) -> list[float | None]:
+            if gap is None:
+                return list(values)
+            lo, hi = gap[0] * 3600 // STEP_S, gap[1] * 3600 // STEP_S
+            return [None if lo <= i < hi else v for i, v in enumerate(values)]
+
+        row = {
+            "cluster": cluster.name,
+            "source": "gpu",
+            "node": node,
+            "gpu_uuid": uuid + (f"/mig-{extra['GPU_I_ID']}" if extra else ""),
+        }
+        row |= {"namespace": "", "pod": "", "container": ""} if owner is None else owner
+        reserved = 0.0 if not cluster.dcgm_profiling else float(round(total_mib * 0.005))
+        fb = [float(round(total_mib * fb_frac * (1 + self.rng.uniform(-0.002, 0.0)))) for _ in util]
+        free = [max(0.0, total_mib - reserved - v) for v in fb]
+        if cluster.dcgm_profiling:
+            s = self.add_series("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", labels, cut([round(u, 4) for u in util]))
+            self.gauge_rows(row, Signal.GPU_UTIL, s, ("mean", "p50", "p95", "p99", "max"))
+        else:
+            s = self.add_series("DCGM_FI_DEV_GPU_UTIL", "gauge", labels, cut([round(u * 100, 2) for u in util]))
+            self.gauge_rows(row, Signal.GPU_UTIL, s, ("mean", "p50", "p95", "p99", "max"), scale=100.0)
+        used_s = self.add_series("DCGM_FI_DEV_FB_USED", "gauge", labels, cut(fb))
+        self.gauge_rows(row, Signal.GPU_FB_USED_MIB, used_s, ("mean", "max"))
+        free_s = self.add_series("DCGM_FI_DEV_FB_FREE", "gauge", labels, cut(free))
+        self.gauge_rows(row, Signal.GPU_FB_FREE_MIB, free_s, ("min", "last"))
+        total = [v for _, v in self.points(used_s)][-1] + [v for _, v in self.points(free_s)][-1]
+        if cluster.dcgm_profiling:
+            res_s = self.add_series("DCGM_FI_DEV_FB_RESERVED", "gauge", labels, cut([reserved] * SAMPLES))
+            self.gauge_rows(row, Signal.GPU_FB_RESERVED_MIB, res_s, ("last",))
+            total += reserved
+        samples = self.count_rows(row, Signal.GPU_FB_TOTAL_MIB, used_s)
+        self.emit(row, Signal.GPU_FB_TOTAL_MIB, "max", total, samples)
+        power = self.add_series("DCGM_FI_DEV_POWER_USAGE", "gauge", labels, cut([round(60 + 240 * u, 1) for u in util]))
+        self.gauge_rows(row, Signal.GPU_POWER_W, power, ("mean", "max"))
+        if cluster.dcgm_sm_dram:
+            sm = self.add_series("DCGM_FI_PROF_SM_ACTIVE", "gauge", labels, cut([round(0.8 * u, 4) for u in util]))
+            self.gauge_rows(row, Signal.GPU_SM_ACTIVE, sm, ("mean", "p95"))
+            dram = self.add_series("DCGM_FI_PROF_DRAM_ACTIVE", "gauge", labels, cut([round(0.5 * u, 4) for u in util]))
+            self.gauge_rows(row, Signal.GPU_DRAM_ACTIVE, dram, ("mean", "p95"))
+
+    def _engine_series(
+        self,
+        cluster: ClusterSpec,
+        spec: WorkloadSpec,
+        pod: str,
+        load: list[float],
+        peak: float,
+        pool_tokens: int,
+        row: dict[str, str],
+    ) -> None:
+        p = spec.profile
+        served = spec.model.split("/")[-1].lower()
+        model = {"triton": spec.model, "tgi": ""}.get(spec.runtime, served)  # TGI series carry no model label
+        kv = [round(min(0.995, max(0.0, p.kv * x * (1 + self.rng.gauss(0, 0.01)))), 4) for x in load]
+        waiting = [float(round(p.waiting * x / peak)) for x in load]
+        running = [max(1.0, float(round(p.rps * 4 * x))) for x in load]
+        s_row = row | {"source": "serving", "model": model}
+        labels = {"namespace": spec.namespace, "pod": pod}
+        requests = [p.rps * x for x in load]
+        ttft_median = 0.12 + p.waiting / 50 + 1.5 * max(0.0, p.kv - 0.85)
+        itl_median = 0.02 + 0.03 * p.util
+        running_s = waiting_s = kv_s = None
+        if spec.runtime == "vllm":
+            old = cluster.vllm_old_metric_names
+            labels |= {"model_name": served, "engine": "0"}
+            kv_s = self.add_series(
+                "vllm:gpu_cache_usage_perc" if old else "vllm:kv_cache_usage_perc", "gauge", labels, kv
+            )
+            waiting_s = self.add_series("vllm:num_requests_waiting", "gauge", labels, waiting)
+            running_s = self.add_series("vllm:num_requests_running", "gauge", labels, running)
+            preempt = self.add_series(
+                "vllm:num_preemptions",
+                "counter",
+                labels,
+                self.counter([p.preemptions_per_hour * STEP_S / 3600 * x for x in load]),
+            )
+            self.counter_rows(s_row, Signal.PREEMPTIONS, preempt)
+            info = labels | {
+                "block_size": "16",
+                "num_gpu_blocks": str(pool_tokens // 16),
+                "gpu_memory_utilization": str(spec.gpu_memory_utilization),
+                "cache_dtype": "auto",
+            }
+            info_s = self.add_series("vllm:cache_config_info", "gauge", info, [1.0] * SAMPLES)
+            samples = self.count_rows(s_row, Signal.KV_POOL_TOKENS, info_s)
+            self.emit(s_row, Signal.KV_POOL_TOKENS, "max", float(pool_tokens // 16 * 16) or None, samples)
+            prefix, success = "vllm:", "vllm:request_success"
+            self.histogram(
+                s_row, Signal.TTFT_SECONDS, "vllm:time_to_first_token_seconds", labels, requests, ttft_median
+            )
+            itl = "vllm:time_per_output_token_seconds" if old else "vllm:inter_token_latency_seconds"
+            self.histogram(s_row, Signal.ITL_SECONDS, itl, labels, requests, itl_median)
+        elif spec.runtime == "sglang":
+            labels |= {"model_name": served}
+            kv_s = self.add_series("sglang:token_usage", "gauge", labels, kv)
+            waiting_s = self.add_series("sglang:num_queue_reqs", "gauge", labels, waiting)
+            running_s = self.add_series("sglang:num_running_reqs", "gauge", labels, running)
+            prefix, success = "sglang:", "sglang:num_requests"
+            self.histogram(s_row, Signal.TTFT_SECONDS, "sglang:time_to_first_token_seconds", labels, requests,
+                           ttft_median)  # fmt: skip
+            self.histogram(
+                s_row, Signal.ITL_SECONDS, "sglang:inter_token_latency_seconds", labels, requests, itl_median
+            )
+        elif spec.runtime == "tgi":
+            # TGI exposes no KV-usage ratio: tokens in the running batch stand in (vs --max-batch-total-tokens).
+            waiting_s = self.add_series("tgi_queue_size", "gauge", labels, waiting)
+            running_s = self.add_series("tgi_batch_current_size", "gauge", labels, running)
+            batch = self.add_series("tgi_batch_current_max_tokens", "gauge", labels, [r * 900.0 for r in running])
+            self.gauge_rows(s_row, Signal.BATCH_TOKENS, batch, ("p95", "max"))
+            prefix, success = "", ""
+            self.histogram(s_row, Signal.ITL_SECONDS, "tgi_request_mean_time_per_token_duration", labels, requests,
+                           itl_median)  # fmt: skip
+        else:
+            labels |= {"model": spec.model, "version": "1"}
+            kv_s = self.add_series(
+                "nv_trt_llm_kv_cache_block_metrics", "gauge", labels | {"kv_cache_block_type": "fraction"}, kv
+            )
+            waiting_s = self.add_series(
+                "nv_trt_llm_request_metrics", "gauge", labels | {"request_type": "waiting"}, waiting
+            )
+            running_s = self.add_series(
+                "nv_trt_llm_request_metrics", "gauge", labels | {"request_type": "scheduled"}, running
+            )
+            prefix, success = "", ""
+        if kv_s is not None:
+            self.gauge_rows(s_row, Signal.KV_CACHE_USAGE, kv_s, ("mean", "p50", "p95", "p99", "max"))
+        self.gauge_rows(s_row, Signal.REQUESTS_WAITING, waiting_s, ("mean", "p95", "max"))
+        self.gauge_rows(s_row, Signal.REQUESTS_RUNNING, running_s, ("mean", "p95", "max"))
+        if prefix:
+            prompt = self.add_series(
+                f"{prefix}prompt_tokens", "counter", labels, self.counter([r * STEP_S * 900 for r in requests])
+            )
+            self.counter_rows(s_row, Signal.PROMPT_TOKENS, prompt)
+            gen = self.add_series(
+                f"{prefix}generation_tokens", "counter", labels, self.counter([r * STEP_S * 220 for r in requests])
+            )
+            self.counter_rows(s_row, Signal.GENERATION_TOKENS, gen)
+            done = self.add_series(success, "counter", labels, self.counter([r * STEP_S for r in requests]))
+        else:
+            # TGI's and Triton's request counters have no _total suffix (Rust metrics crate, Triton core).
+            name = "tgi_request_success" if spec.runtime == "tgi" else "nv_inference_request_success"
+            done = self.add_series(name, "unknown", labels, self.counter([r * STEP_S for r in requests]))
+        pts = self.points(done)
+        t_row = row | {"source": "traffic", "model": model}
+        for hour in range(WINDOW_HOURS):
+            t = self.start + (hour + 1) * 3600
+            rate = promql.extrapolated_increase(pts, t - 3600, t, rate=True)
+            self.emit(t_row, Signal.REQUEST_RATE, f"h{hour:02d}", rate, len(promql.in_range(pts, t - 3600, t)))
+
+    def _container_series(
+        self, cluster: ClusterSpec, spec: WorkloadSpec, pod: str, node: str, load: list[float], row: dict[str, str]
+    ) -> None:
+        p = spec.profile
+        labels = {"namespace": spec.namespace, "pod": pod, "container": "engine", "node": node}
+        cadvisor = labels | {"image": _IMAGES[spec.runtime]}
+        cpu = [round(min(spec.cpu_limit or 1e9, p.cpu_cores * (0.7 + 0.3 * x)), 4) for x in load]
+        limit_bytes = spec.memory_limit_gib * 2**30
+        memory = [float(round(limit_bytes * p.memory_frac * (0.92 + 0.08 * x / max(load)))) for x in load]
+        c_row = row | {"source": "container", "container": "engine"}
+        raw = self.add_series(
+            "container_cpu_usage_seconds", "counter", cadvisor, self.counter([c * STEP_S for c in cpu])
+        )
+        if cluster.cpu_recording_rule:
+            rule = self.add_series(
+                "node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m", "gauge", labels, cpu
+            )
+            self.gauge_rows(c_row, Signal.CPU_USAGE_CORES, rule, ("mean", "p95", "max"))
+        else:
+            # What `rate(...[5m])` evaluated every 5 minutes over the window returns (a subquery).
+            pts = self.points(raw)
+            steps = [self.start + i * STEP_S for i in range(SAMPLES + 1)]
+            rates = [promql.extrapolated_increase(pts, t - 300, t, rate=True) for t in steps]
+            values = [r for r in rates if r is not None]
+            samples = self.count_rows(c_row, Signal.CPU_USAGE_CORES, raw)
+            for stat in ("mean", "p95", "max"):
+                self.emit(c_row, Signal.CPU_USAGE_CORES, stat, promql.over_time(stat, values), samples)
+        periods = self.add_series(
+            "container_cpu_cfs_periods", "counter", cadvisor, self.counter([STEP_S * 10.0] * SAMPLES)
+        )
+        throttled = self.add_series(
+            "container_cpu_cfs_throttled_periods",
+            "counter",
+            cadvisor,
+            self.counter([STEP_S * 10.0 * p.throttle] * SAMPLES),
+        )
+        samples = self.count_rows(c_row, Signal.CPU_THROTTLE_RATIO, periods)
+        all_periods, slow = self.increase(periods), self.increase(throttled)
+        ratio = slow / all_periods if slow is not None and all_periods else None
+        self.emit(c_row, Signal.CPU_THROTTLE_RATIO, "mean", ratio, samples)
+        ws = self.add_series("container_memory_working_set_bytes", "gauge", cadvisor, memory)
+        self.gauge_rows(c_row, Signal.MEMORY_WORKING_SET_BYTES, ws, ("p95", "max"))
+        # Restarts spread evenly over the window; the counter starts at 0 with the pod.
+        at = {round((k + 0.5) * (SAMPLES - 1) / p.restarts) for k in range(p.restarts)} if p.restarts else set()
+        restarts = self.add_series(
+            "kube_pod_container_status_restarts",
+            "counter",
+            labels,
+            self.counter([1.0 if i in at else 0.0 for i in range(SAMPLES)]),
+        )
+        self.counter_rows(c_row, Signal.RESTARTS, restarts)
+        self.add_series(
+            "kube_pod_container_resource_requests",
+            "gauge",
+            labels | {"resource": _ksm_resource(spec), "unit": "integer"},
+            [float(spec.gpus)] * SAMPLES,
+        )
+        restarted = (self.increase(restarts) or 0.0) > 0
+        reason_max = 0.0
+        if p.oom_kills:
+            reason = self.add_series(
+                "kube_pod_container_status_last_terminated_reason",
+                "gauge",
+                labels | {"reason": "OOMKilled"},
+                [0.0] * (SAMPLES // 2) + [1.0] * (SAMPLES - SAMPLES // 2),
+            )
+            reason_max = max(v for _, v in self.points(reason))
+        samples = self.count_rows(c_row, Signal.OOM_KILLED, restarts)
+        self.emit(c_row, Signal.OOM_KILLED, "max", reason_max if (p.oom_kills and restarted) else 0.0, samples)
+
+    def unallocated_gpus(self, cluster: ClusterSpec) -> None:
+        """Every GPU no pod holds still reports to DCGM, under the exporter's own pod."""
+        if not cluster.dcgm:
+            return
+        for node in self.inventory[cluster.name]["nodes"]:
+            name = node["metadata"]["name"]
+            capacity = int(node["status"]["capacity"].get("nvidia.com/gpu", 0))
+            gpu = self.node_gpu[cluster.name].get(name, "")
+            spec = self.gpus.get(gpu)
+            total_mib = (spec.memory_gib if spec else 24) * 1024
+            for index in range(self.node_used[cluster.name].get(name, 0), capacity):
+                uuid = f"GPU-{self.rng.getrandbits(64):016x}"
+                self.gpu_series(cluster, gpu, name, index, uuid, total_mib, [0.0] * SAMPLES, 0.0, None, {})
+
+
+def generate(*, seed: int = DEFAULT_SEED, fleet: str | FleetSpec = DEMO) -> DemoFleet:
+    spec_fleet = FLEETS[fleet] if isinstance(fleet, str) else fleet
+    b = _Builder(seed)
+    by_name = {c.name: c for c in spec_fleet.clusters}
+    workloads = spec_fleet.workloads
+    fragmentation_pools = {(w.cluster, w.gpu) for w in workloads if "gpu_fragmentation" in w.expect}
+    for cluster in spec_fleet.clusters:
+        b.add_node(cluster, "", 0)  # system node: CPU only, must be ignored
+    for spec in workloads:
+        cluster = by_name[spec.cluster]
+        filler = (spec.cluster, spec.gpu) in fragmentation_pools and not spec.expect and spec.gpus == 1
+        nodes = b.place(cluster, spec, spread=filler)
+        pods = b.add_workload(cluster, spec, nodes)
+        b.add_metrics(cluster, spec, pods)
+        identity = {
+            "cluster": spec.cluster,
+            "namespace": spec.namespace,
+            "workload_kind": "Deployment",
+            "workload": spec.name,
+        }
+        if spec.expect:
+            b.truth.extend(identity | {"type": t} for t in spec.expect)
+        else:
+            b.healthy.append(identity)
+    for cluster_name, gpu, count, reason in spec_fleet.spare_nodes:
+        cluster = by_name[cluster_name]
+        b.add_node(cluster, gpu, count, cordoned="cordoned" in reason)
+    for cluster in spec_fleet.clusters:
+        b.unallocated_gpus(cluster)
+    for cluster_name, nodes in b.node_free.items():
+        for node, free in sorted(nodes.items()):
+            if free > 0:
+                b.truth.append(
+                    {
+                        "cluster": cluster_name,
+                        "namespace": "",
+                        "workload_kind": "Node",
+                        "workload": node,
+                        "type": "dark_capacity",
+                    }
+                )
+    for cluster in spec_fleet.clusters:
+        namespaces = sorted({w.namespace for w in workloads if w.cluster == cluster.name})
+        b.inventory[cluster.name]["namespaces"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": _meta(ns, labels={"kubernetes.io/metadata.name": ns}, uid=b.next_uid()),
+                "spec": {},
+                "status": {"phase": "Active"},
+            }
+            for ns in namespaces
+        ]
+    inventory = {cluster: dict(kinds) for cluster, kinds in b.inventory.items()}
+    return DemoFleet(
+        at=DEMO_AT,
+        inventory=inventory,
+        metrics=b.metrics,
+        series=b.series,
+        ground_truth={"at": DEMO_AT.isoformat(), "seed": seed, "problems": b.truth, "healthy": b.healthy},
+        nodes=sum(len(k["nodes"]) for k in inventory.values()),
+        workloads=len(workloads),
+        gpus=sum(int(n["status"]["capacity"].get("nvidia.com/gpu", 0)) for k in inventory.values() for n in k["nodes"]),
+        clusters=spec_fleet.clusters,
+    )
+
+
+def _om_value(value: float) -> str:
+    # repr round-trips exactly, so Prometheus reads back the very floats the snapshot was computed from.
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def om_label_value(value: str) -> str:
+    """OpenMetrics label-value escaping (backslash, quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def write_openmetrics(series: list[Series], path: Path, *, end: datetime) -> None:
+    """promtool-backfillable: families contiguous, samples ascending, timestamps in seconds, `# EOF`.
+
+    Every series carries a `cluster` label, as in a Prometheus (or Thanos) shared by several clusters.
+    """
+    start = end - timedelta(hours=WINDOW_HOURS)
+    times = [str(int((start + timedelta(seconds=(i + 1) * STEP_S)).timestamp())) for i in range(SAMPLES)]
+    by_family: dict[str, list[Series]] = defaultdict(list)
+    for s in series:
+        by_family[s.family].append(s)
+    with path.open("w") as out:
+        for family, members in sorted(by_family.items()):
+            kind = members[0].kind
+            out.write(f"# TYPE {family} {kind}\n")
+            name = family + ("_total" if kind == "counter" else "")
+            for s in members:
+                labels = ",".join(
+                    f'{k}="{om_label_value(v)}"' for k, v in sorted((s.labels | {"cluster": s.cluster}).items())
+                )
+                prefix = f"{name}{{{labels}}} "
+                out.write(
+                    "".join(
+                        f"{prefix}{_om_value(v)} {t}\n" for v, t in zip(s.values, times, strict=True) if v is not None
+                    )
+                )
+        out.write("# EOF\n")
+
+
+def write_fleet(fleet: DemoFleet, out: Path, *, openmetrics: bool = True) -> dict[str, Path]:
+    """Writes the fleet and an inferops.yaml that assesses it offline; returns the paths written."""
+    import pandas as pd
+
+    from inferops_pipeline.sources.prometheus import write_metrics_snapshot  # the snapshot format belongs to the source
+
+    out.mkdir(parents=True, exist_ok=True)
+    for cluster, kinds in fleet.inventory.items():
+        folder = out / "inventory" / cluster
+        folder.mkdir(parents=True, exist_ok=True)
+        for kind, items in kinds.items():
+            (folder / f"{kind}.json").write_text(
+                json.dumps(
+                    {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}, indent=1
+                )
+            )
+    metrics_path = out / "metrics.parquet"
+    frame = pd.DataFrame([{column: getattr(r, column) for column in r.__slots__} for r in fleet.metrics])
+    write_metrics_snapshot(frame, metrics_path)
+    om_path = out / "metrics.om"
+    if openmetrics:
+        write_openmetrics(fleet.series, om_path, end=fleet.at)
+    truth_path = out / "ground_truth.json"
+    truth_path.write_text(json.dumps(fleet.ground_truth, indent=1))
+    config = {
+        "warehouse": "warehouse.duckdb",
+        "window": f"{WINDOW_HOURS}h",
+        "at": fleet.at.isoformat(),
+        "clusters": [
+            {
+                "name": c.name,
+                "kubernetes": {"snapshot": f"inventory/{c.name}"},
+                "prometheus": {"snapshot": "metrics.parquet"},
+                "cloud": c.cloud,
+                "region": c.region,
+            }
+            for c in fleet.clusters
+        ],
+        "remediation": {
+            "approvers": ["alice@example.com"],
+            "namespaces": ["llm-serving", "inference"],
+            "max_changes_per_run": 5,
+        },
+    }
+    import yaml
+
+    config_path = out / "inferops.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return {
+        "config": config_path,
+        "metrics": metrics_path,
+        **({"openmetrics": om_path} if openmetrics else {}),
+        "ground_truth": truth_path,
+        "inventory": out / "inventory",
+    }

@@ -22,9 +22,8 @@ def in_range(points: Sequence[Point], start: float, end: float) -> list[Point]:
 
 def mean(values: Sequence[float]) -> float:
     # avg_over_time's incremental mean (Prometheus 2.42), so results agree to the last bits.
-    result, count = 0.0, 0
-    for v in values:
-        count += 1
+    result = 0.0
+    for count, v in enumerate(values, start=1):
         result += v / count - result / count
     return result
 

@@ -543,7 +543,7 @@ SMALL = FleetSpec(
             "test-b", "serve", "gappy-vllm", "vllm", Q7, "L4", 1, 1, Profile(util=0.5, kv=0.5), gpu_gap_hours=(6, 12)
         ),
         WorkloadSpec("test-b", "serve", "burst-sglang", "sglang", M7, "L4", 1, 1, Profile(traffic="bursty")),
-        WorkloadSpec("test-c", "dark", "idle-no-dcgm", "vllm", L8, "L4", 1, 2, IDLE),
+        WorkloadSpec("test-c", "dark", "idle-unwatched", "vllm", L8, "L4", 1, 2, IDLE),
     ),
     (("test-a", "L40S", 1, "unallocated GPU"),),
 )

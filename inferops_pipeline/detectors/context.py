@@ -129,11 +129,12 @@ def fit_for(ctx: DetectorContext, w: Workload, *, gpu_model: str, gpu_count: int
         arch,
         gpu_memory_gib=spec.memory_gib,
         gpu_count=gpu_count,
-        gpu_memory_utilization=w.gpu_memory_utilization or 0.9,
+        gpu_memory_utilization=w.gpu_memory_utilization,  # None: the engine's default (vLLM 0.9, SGLang by TP)
         max_model_len=w.max_model_len,
         quantization=w.quantization or quantization_from_name(w.model),
         kv_cache_dtype=w.kv_cache_dtype,
         measured_kv_pool_tokens=w.metrics.kv_pool_tokens if current else None,
+        engine=w.runtime,
     )
 
 

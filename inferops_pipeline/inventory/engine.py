@@ -348,14 +348,14 @@ def parse_engine(
         index += 1
         if not token.startswith("-"):
             continue
-        flag, eq, inline = token.partition("=")
-        flag = _norm_flag(flag)
+        written, eq, inline = token.partition("=")
+        flag = _norm_flag(written)
         if flag in switches:
             knob, fixed = switches[flag]
             value = fixed
             if eq:  # `--enable-prefix-caching=false`
                 value = "false" if inline.strip().lower() in ("false", "0", "no") else fixed
-            facts.setdefault(knob, Fact(value, f"arg:{flag}"))
+            facts.setdefault(knob, Fact(value, f"arg:{written}"))
             continue
         if flag not in flags:
             continue
@@ -368,7 +368,7 @@ def parse_engine(
         else:
             continue
         value, via = expand(raw, env)
-        source = f"arg:{flag}" + (f" via env:{via}" if via else "")
+        source = f"arg:{written}" + (f" via env:{via}" if via else "")
         if knob.startswith("_") or not value or "$(" in value:
             continue
         facts.setdefault(knob, Fact(value, source))

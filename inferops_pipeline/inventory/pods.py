@@ -117,7 +117,7 @@ def placement_of(pod_spec: Mapping[str, Any]) -> dict[str, Any]:
         )
         if isinstance(term, Mapping)
     ]
-    preferred = [
+    preferred: list[dict[str, Any]] = [
         {"weight": int(p.get("weight", 0)), "match": _expressions(p.get("preference") or {})}
         for p in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
         if isinstance(p, Mapping)
@@ -154,8 +154,10 @@ def _gpu_hint(placement: Mapping[str, Any]) -> str:
 
 
 def _owner_name(labels_chain: Sequence[Mapping[str, str]], owner_labels: Sequence[str]) -> str:
-    for labels in labels_chain:
-        for key in owner_labels:
+    """The first configured key wins across workload, pod and namespace labels: a namespace's `team` beats a
+    controller-set `app.kubernetes.io/part-of` on the pod (KServe sets it to `llminferenceservice`)."""
+    for key in owner_labels:
+        for labels in labels_chain:
             if labels.get(key):
                 return labels[key]
     return ""
@@ -262,7 +264,7 @@ def pod_rows(objects: Mapping[str, Sequence[Obj]], *, cluster: str, owner_labels
         if _is_local_path(model) and explicit(facts, "served_model_name"):
             model = facts["served_model_name"].value
         placement = placement_of(spec)
-        engine_status = next(
+        engine_status: Mapping[str, Any] = next(
             (s for s in status.get("containerStatuses") or [] if s.get("name") == container.get("name")), {}
         )
         if owner.desired is None:

@@ -53,7 +53,7 @@ class HttpJsonFetcher:
         full = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(dict(params))}" if params else url
         request = urllib.request.Request(full, headers={"Accept": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 (https only)
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return json.load(response)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"price refresh: GET {request_key(url, params)} failed: {exc}") from None

@@ -390,7 +390,14 @@ def _gpu(signal: Signal, alternatives: Sequence[Selector], stats: Sequence[str],
 
 def _serving(signal: Signal, alternatives: Sequence[Selector], stats: Sequence[str], combine: str) -> SignalQuery:
     return _gauge(
-        "serving", signal, alternatives, stats, by=_SERVING_BY, labels=_SERVING_LABELS, split=_POD_SPLIT, combine=combine
+        "serving",
+        signal,
+        alternatives,
+        stats,
+        by=_SERVING_BY,
+        labels=_SERVING_LABELS,
+        split=_POD_SPLIT,
+        combine=combine,
     )
 
 
@@ -415,9 +422,7 @@ def _histogram(signal: Signal, names: Sequence[str]) -> SignalQuery:
     )
     # Samples are those of the +Inf bucket: one per scrape, whatever the bucket layout.
     inf = "{__name__=~" + promql_string("|".join(f"{n}_bucket" for n in names)) + ", le=" + promql_string("+Inf") + "}"
-    return SignalQuery(
-        "serving", signal, (*legs, *_count_legs(inf, _SERVING_BY)), _SERVING_LABELS, buckets, _POD_SPLIT
-    )
+    return SignalQuery("serving", signal, (*legs, *_count_legs(inf, _SERVING_BY)), _SERVING_LABELS, buckets, _POD_SPLIT)
 
 
 _KV_USAGE = Selector(
@@ -444,7 +449,10 @@ _WAITING = Selector(
 )
 _TRT_WAITING = Selector("nv_trt_llm_request_metrics{request_type=" + promql_string("waiting") + "}")
 _REQUESTS = _names(
-    "vllm[:_]request_success_total", "sglang[:_]num_requests_total", "tgi_request_success", "nv_inference_request_success"
+    "vllm[:_]request_success_total",
+    "sglang[:_]num_requests_total",
+    "tgi_request_success",
+    "nv_inference_request_success",
 )
 _CADVISOR = "{container!=" + promql_string("") + ", image!=" + promql_string("") + "}"
 _CPU_RULE = "node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m{}"
@@ -657,6 +665,7 @@ class HttpTransport:
     def __init__(self, config: PrometheusConfig, credentials: PromCredentials) -> None:
         import requests
         from prometheus_api_client import PrometheusConnect
+        from urllib3.util.retry import Retry
 
         if not config.url:
             raise ConfigError("prometheus.url: required when no prometheus.snapshot is configured")
@@ -671,12 +680,15 @@ class HttpTransport:
             session.auth = credentials.basic_auth
         self.session = session
         # The client mounts its retrying adapter on our session and does the label-value look-ups.
+        # Retry connecting briefly, never a query the server answered: a 503 there means "timed out",
+        # and splitting, not repeating, is the cure.
         self.client = PrometheusConnect(
             url=self.url,
             session=session,
             headers=dict(credentials.headers) or None,
             auth=credentials.basic_auth,
             timeout=int(math.ceil(self.timeout)) + 5,
+            retry=Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2),
         )
 
     def query(self, promql: str, *, time: float) -> Answer:
@@ -859,9 +871,7 @@ class LivePrometheus:
         queries = tuple(q for query in QUERIES for q in runs[str(query.signal)].queries)
         return MetricsFetch(frame, tuple(coverage), queries)
 
-    def _failed(
-        self, cluster: str, exc: PromQueryError, *, queries: Sequence[QueryStat] = ()
-    ) -> MetricsFetch:
+    def _failed(self, cluster: str, exc: PromQueryError, *, queries: Sequence[QueryStat] = ()) -> MetricsFetch:
         status = CoverageStatus.DENIED if exc.kind == "denied" else CoverageStatus.ERROR
         message = f"{self.url}: {'access denied' if exc.kind == 'denied' else 'cannot query Prometheus'} ({exc})"
         log.error("cluster %s: metrics missing: %s", cluster, message)
@@ -898,9 +908,7 @@ class LivePrometheus:
             run.rows = _rows(query, results, cluster=cluster, start=start, end=end)
         return run
 
-    def _timed(
-        self, query: SignalQuery, promql: str, run: _SignalRun, *, start: datetime, end: datetime
-    ) -> Answer:
+    def _timed(self, query: SignalQuery, promql: str, run: _SignalRun, *, start: datetime, end: datetime) -> Answer:
         began = time.perf_counter()
         try:
             if query.mode == "hourly":
@@ -914,7 +922,9 @@ class LivePrometheus:
             run.queries.append(QueryStat(str(query.signal), promql, time.perf_counter() - began, 0, error=str(exc)))
             raise
         run.queries.append(
-            QueryStat(str(query.signal), promql, time.perf_counter() - began, len(answer.result), answer.samples_scanned)
+            QueryStat(
+                str(query.signal), promql, time.perf_counter() - began, len(answer.result), answer.samples_scanned
+            )
         )
         return answer
 

@@ -1,4 +1,5 @@
 -- the price rows in force on each assessment date (bundled or live-refreshed catalog, discount, overrides) with their sources
+-- origin: bundled, refresh:<cloud> or override. region_fallback_from is no longer written (quotes carry their basis)
 create table if not exists price_catalog (
     assessment_date date not null,
     cloud varchar not null,
@@ -20,6 +21,6 @@ create table if not exists price_catalog (
     notes varchar,
     override varchar,
     discount_pct double,
-    region_fallback_from varchar,  -- unused since quotes carry their own basis; kept for older warehouses
-    origin varchar  -- bundled | refresh:<cloud> | override
+    region_fallback_from varchar,
+    origin varchar
 );

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from inferops_pipeline.settings import ConfigError
-from inferops_pipeline.sources.pricing import PriceOverride, load_price_catalog, load_price_overrides
+from inferops_pipeline.catalog.prices import PriceBasis
+from inferops_pipeline.settings import ConfigError, settings_from_dict
+from inferops_pipeline.sources.pricing import GpuShare, PriceOverride, load_price_catalog, load_price_overrides
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -62,7 +63,7 @@ def test_loads_instance_and_gpu_rows(tmp_path: Path) -> None:
             line=6,
         ),
     ]
-    assert rows[0].ref == f"override {path}:3"
+    assert rows[0].ref == f"{path}:3"
 
 
 def test_instance_only_file_without_gpu_columns(tmp_path: Path) -> None:
@@ -156,23 +157,67 @@ def test_load_price_catalog_applies_discount_then_overrides(tmp_path: Path) -> N
         tmp_path,
         "cloud,region,instance_type,price_usd_hr,gpu_model,price_per_gpu_usd_hr,note\n"
         "aws,us-east-1,p5.48xlarge,40,,,EDP\n"
-        "gcp,,,,L4,0.30,\n",
+        "gcp,,,,L4,0.30,\n"
+        "onprem,,,,NVIDIA-H100-80GB-HBM3,2.10,amortised 4-year capex\n",
     )
     catalog = load_price_catalog(overrides=path, discount_pct=10)
 
-    p5 = catalog.lookup(cloud="aws", region="us-east-1", instance_type="p5.48xlarge")
-    assert p5 is not None
-    price, basis = p5[0].hourly("on-demand")
-    assert price == 40.0  # override beats catalog and is not discounted
-    assert basis == f"override {path}:2 aws/us-east-1/p5.48xlarge $40.00/h for on-demand; EDP"
+    p5 = catalog.quote(cloud="aws", region="us-east-1", instance_type="p5.48xlarge")
+    assert p5.usd_hr == 40.0  # override beats catalog and is not discounted
+    assert p5.text == f"override [{path}:2] $40.00/h for aws/us-east-1/p5.48xlarge (on-demand); EDP"
 
-    g6 = catalog.lookup(cloud="aws", region="us-east-1", instance_type="g6.xlarge")
-    assert g6 is not None and g6[0].hourly("on-demand")[0] == pytest.approx(0.8048 * 0.9)
+    g6 = catalog.quote(cloud="aws", region="us-east-1", instance_type="g6.xlarge")
+    assert g6.basis == PriceBasis.EXACT and g6.usd_hr == pytest.approx(0.8048 * 0.9)
+    assert "after 10% discount" in g6.detail
 
     # Cloud-wide per-GPU override: every GCP region, instance prices and GPU-hours alike.
     l4_hour = catalog.cheapest_gpu_hour(cloud="gcp", region="europe-west4", gpu_model="nvidia-l4")
-    assert l4_hour is not None and l4_hour[0] == 0.30 and l4_hour[1].startswith(f"override {path}:3")
-    g2 = catalog.lookup(cloud="gcp", region="us-east4", instance_type="g2-standard-8")
-    assert g2 is not None and g2[0].hourly("spot")[0] == pytest.approx(0.30)
+    assert l4_hour is not None and l4_hour[0] == 0.30 and l4_hour[1].startswith(f"override [{path}:3]")
+    g2 = catalog.quote(cloud="gcp", region="us-east4", instance_type="g2-standard-8", capacity_type="spot")
+    assert (g2.basis, g2.key, g2.usd_hr) == (PriceBasis.OVERRIDE, f"{path}:3", pytest.approx(0.30))
 
-    assert load_price_catalog().lookup(cloud="aws", region="us-east-1", instance_type="p5.48xlarge") is not None
+    # On-prem: amortised $/GPU-hour × the node's GPUs, reported as the override row it came from.
+    dgx = catalog.quote(cloud="onprem", region="dc-1", instance_type="dgx-h100", gpu_model="H100-80GB", gpu_count=8)
+    assert (dgx.basis, dgx.key, dgx.usd_hr) == (PriceBasis.OVERRIDE, f"{path}:4", pytest.approx(16.8))
+    assert "amortised 4-year capex" in dgx.detail
+
+    assert load_price_catalog().quote(cloud="aws", region="us-east-1", instance_type="p5.48xlarge").usd_hr == 55.04
+
+
+def test_overrides_survive_gpu_share_attribution(tmp_path: Path) -> None:
+    path = _write(tmp_path, "cloud,region,gpu_model,price_per_gpu_usd_hr\naws,us-east-1,L4,0.5\n")
+    catalog = load_price_catalog(overrides=path, gpu_share=GpuShare())
+    # per-GPU overrides are GPU prices already; list prices are split
+    assert catalog.quote(cloud="aws", region="us-east-1", instance_type="g6.xlarge").usd_hr == pytest.approx(0.5)
+    assert catalog.quote(cloud="aws", region="us-east-1", instance_type="g5.xlarge").gpu_share < 1.0
+
+
+_CLUSTER = {"name": "c", "kubernetes": {"snapshot": "inv"}, "prometheus": {"snapshot": "m.parquet"}}
+
+
+def test_pricing_settings_defaults_keep_the_bundled_snapshot_and_whole_node_cost() -> None:
+    pricing = settings_from_dict({"clusters": [_CLUSTER]}, source="inferops.yaml").pricing
+    assert (pricing.gpu_cost, pricing.refresh.enabled, pricing.overrides, pricing.discount_pct) == (
+        "node",
+        False,
+        None,
+        0.0,
+    )
+    assert pricing.refresh.clouds == ["aws", "azure"] and pricing.refresh.gcp_api_key_env == "INFEROPS_GCP_API_KEY"
+    assert GpuShare(**pricing.gpu_share.model_dump()) == GpuShare()  # OpenCost's reference prices
+
+
+@pytest.mark.parametrize(
+    ("pricing", "message"),
+    [
+        ({"gpu_cost": "per_pod"}, "inferops.yaml: pricing.gpu_cost:"),
+        ({"discount_pct": 100}, "inferops.yaml: pricing.discount_pct:"),
+        ({"refresh": {"clouds": ["oci"]}}, "inferops.yaml: pricing.refresh.clouds.0:"),
+        ({"refresh": {"enabled": True, "api_key": "x"}}, "inferops.yaml: pricing.refresh.api_key:"),
+        ({"gpu_share": {"gpu_hr": 0}}, "inferops.yaml: pricing.gpu_share.gpu_hr:"),
+    ],
+)
+def test_bad_pricing_settings_name_the_field(pricing: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        settings_from_dict({"clusters": [_CLUSTER], "pricing": pricing}, source="inferops.yaml")
+    assert str(excinfo.value).startswith(message) and "\n" not in str(excinfo.value)

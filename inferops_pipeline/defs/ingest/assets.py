@@ -11,14 +11,14 @@ from inferops_pipeline.catalog.gpus import GpuCatalog
 from inferops_pipeline.catalog.models import ModelCatalog
 from inferops_pipeline.defs.convert import markdown_preview, to_frame
 from inferops_pipeline.defs.partitions import daily
-from inferops_pipeline.defs.resources import InferopsResource
+from inferops_pipeline.defs.resources import InferopsResource, cluster_metrics_source
 from inferops_pipeline.domain import METRIC_COLUMNS, CoverageStatus, PodRow
 from inferops_pipeline.inventory.nodes import NodeError, NodeFacts, gpu_allocations, node_facts
 from inferops_pipeline.inventory.pods import pod_rows
 from inferops_pipeline.inventory.privacy import scrub_object
 from inferops_pipeline.settings import ClusterConfig, ConfigError
 from inferops_pipeline.sources.kubernetes import KINDS, SOURCE, LiveInventory, inventory_source, read_clusters
-from inferops_pipeline.sources.prometheus import metrics_source
+from inferops_pipeline.sources.prometheus import PARTS, coverage_frame
 
 GROUP = "ingest"
 
@@ -148,7 +148,7 @@ def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource)
         for row in coverage
         if row.status in (CoverageStatus.DENIED, CoverageStatus.ERROR) and not row.detail.startswith(("skipped", "discarded"))
     }
-    shared = {
+    shared: dict[str, Any] = {
         "clusters": len(clusters),
         "failed_clusters": dg.MetadataValue.json(failed),
         "degraded_parts": dg.MetadataValue.json(degraded),
@@ -215,12 +215,32 @@ def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource)
 def window_metrics(context: dg.AssetExecutionContext, inferops: InferopsResource):  # type: ignore[no-untyped-def]
     day = date.fromisoformat(context.partition_key)
     start, end = inferops.window(context.partition_key)
-    frames = [
-        metrics_source(c.prometheus).fetch(cluster=c.name, start=start, end=end) for c in inferops.settings.clusters
-    ]
+    frames, coverage, queries, failed = [], [], [], {}
+    for cluster in inferops.settings.clusters:
+        fetched = cluster_metrics_source(cluster.prometheus).fetch(cluster=cluster.name, start=start, end=end)
+        if fetched.error:
+            # Loud, but not fatal: the other clusters are still assessed, and coverage says what is missing.
+            context.log.error(f"cluster {cluster.name}: metrics missing: {fetched.error}")
+            failed[cluster.name] = fetched.error
+        for row in fetched.coverage:
+            if row.status == CoverageStatus.ERROR and not fetched.error:
+                context.log.error(f"cluster {cluster.name}: prometheus {row.part}: {row.detail}")
+        frames.append(fetched.frame)
+        coverage.extend(fetched.coverage)
+        queries.extend(fetched.queries)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(METRIC_COLUMNS))
     with inferops.warehouse() as wh:
         wh.replace_date("metrics", day, frame)
+        wh.replace_date("coverage", day, coverage_frame(coverage), source="prometheus", parts=list(PARTS))
+    shared: dict[str, Any] = {
+        "window_end": end.isoformat(),
+        "failed_clusters": dg.MetadataValue.json(failed),
+        "queries": len(queries),
+        "query_seconds": dg.MetadataValue.float(round(float(sum(q.duration_s for q in queries)), 3)),
+        "degraded_signals": dg.MetadataValue.json(
+            sorted(f"{r.cluster}/{r.part}: {r.status}" for r in coverage if r.status not in ("ok", "absent"))
+        ),
+    }
     results = []
     for key, sources in (
         ("gpu_metrics", {"gpu"}),
@@ -234,8 +254,8 @@ def window_metrics(context: dg.AssetExecutionContext, inferops: InferopsResource
                 metadata={
                     "rows": len(part),
                     "pods": int(part["pod"].nunique()),
-                    "window_end": end.isoformat(),
                     "signals": ", ".join(sorted(part["signal"].unique())),
+                    **shared,
                 },
             )
         )
@@ -261,9 +281,14 @@ def price_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource)
         metadata={
             "rows": count,
             "clouds": ", ".join(sorted(rows["cloud"].unique())),
-            "rows_by_origin": dg.MetadataValue.json(rows["origin"].value_counts().sort_index().to_dict()),
+            "rows_by_origin": dg.MetadataValue.json(
+                {str(origin): int(n) for origin, n in rows["origin"].value_counts().sort_index().items()}
+            ),
             "refresh": dg.MetadataValue.json(
-                {r.cloud: {"fetched_on": r.fetched_on.isoformat(), "rows": len(r.rows), "pages": r.pages} for r in refresh}
+                {
+                    r.cloud: {"fetched_on": r.fetched_on.isoformat(), "rows": len(r.rows), "pages": r.pages}
+                    for r in refresh
+                }
             ),
         }
     )

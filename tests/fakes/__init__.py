@@ -1,0 +1,1 @@
+"""Test doubles that speak real protocols (HTTP): a fake Kubernetes API server and object builders."""
