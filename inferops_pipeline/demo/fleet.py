@@ -7,7 +7,7 @@ import math
 import random
 import statistics
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,8 +51,13 @@ class Series:
     family: str
     kind: str  # gauge | counter (written with _total) | unknown (written as named: buckets, *_sum)
     labels: dict[str, str]
-    values: list[float | None]
+    values: Sequence[float | None]
     cluster: str = ""
+
+
+def _memory_gib(catalog: GpuCatalog, gpu: str) -> float:
+    spec = catalog.get(gpu)
+    return spec.memory_gib if spec else 0.0
 
 
 def _gpu_resource(spec: WorkloadSpec) -> str:
@@ -166,7 +171,7 @@ class _Builder:
             labels |= {
                 "nvidia.com/gpu.product": _GFD_PRODUCT[gpu],
                 "nvidia.com/gpu.count": str(count),
-                "nvidia.com/gpu.memory": str(int((self.gpus.get(gpu).memory_gib if self.gpus.get(gpu) else 0) * 1024)),
+                "nvidia.com/gpu.memory": str(int(_memory_gib(self.gpus, gpu) * 1024)),
                 "karpenter.sh/nodepool": f"gpu-{gpu.lower()}",
                 "karpenter.sh/capacity-type": capacity_type,
             }
@@ -484,7 +489,7 @@ class _Builder:
         mean = statistics.fmean(curve)
         return [c / mean for c in curve]
 
-    def add_series(self, family: str, kind: str, labels: dict[str, str], values: list[float | None]) -> Series:
+    def add_series(self, family: str, kind: str, labels: dict[str, str], values: Sequence[float | None]) -> Series:
         s = Series(family, kind, labels, values, self.cluster_name)
         self.series.append(s)
         return s
@@ -890,8 +895,8 @@ def generate(*, seed: int = DEFAULT_SEED, fleet: str | FleetSpec = DEMO) -> Demo
         b.add_node(cluster, gpu, count, cordoned="cordoned" in reason)
     for cluster in spec_fleet.clusters:
         b.unallocated_gpus(cluster)
-    for cluster_name, nodes in b.node_free.items():
-        for node, free in sorted(nodes.items()):
+    for cluster_name, free_by_node in b.node_free.items():
+        for node, free in sorted(free_by_node.items()):
             if free > 0:
                 b.truth.append(
                     {

@@ -237,7 +237,12 @@ def _executable_hits(argv: Sequence[str]) -> str:
     for index, token in enumerate(argv):
         base = token.rsplit("/", 1)[-1].lower()
         nxt = argv[index + 1].lower() if index + 1 < len(argv) else ""
-        if base in ("vllm",) and nxt == "serve" or base.startswith("vllm.entrypoints") or (base == "-m" and nxt.startswith("vllm.")):
+        if (
+            base in ("vllm",)
+            and nxt == "serve"
+            or base.startswith("vllm.entrypoints")
+            or (base == "-m" and nxt.startswith("vllm."))
+        ):
             words.append("vllm")
         elif base.startswith("sglang.launch_server") or (base == "-m" and nxt.startswith("sglang.")):
             words.append("sglang")

@@ -26,9 +26,6 @@ from inferops_pipeline.inventory.privacy import ENGINE_ENV, env_names, redact_ar
 from inferops_pipeline.inventory.quantity import parse_quantity
 from inferops_pipeline.settings import ConfigError
 
-# Re-exported for callers that used the old names.
-__all__ = ["GPU_TIER_KEYS", "OwnerResolver", "parse_engine_args", "placement_of", "pod_rows", "runtime_of"]
-
 _TERMINAL_PHASES = {"Succeeded", "Failed"}
 
 # Node labels that pin a pod to a GPU type or tier: the keys a tier move rewrites.
@@ -61,13 +58,6 @@ _MODEL_KEYS = (
     "karpenter.k8s.aws/instance-gpu-name",
     "amd.com/gpu.product-name",
 )
-
-
-def parse_engine_args(argv: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
-    """Knob → value for one argv (compatibility helper; `engine.parse_engine` keeps the provenance)."""
-    runtime, _ = runtime_of("", argv)
-    facts = parse_engine(runtime, argv, env)
-    return {knob: fact.value for knob, fact in facts.items() if fact.source != "default"}
 
 
 def _resources(container: Obj, kind: str) -> Mapping[str, Any]:
@@ -254,8 +244,10 @@ def pod_rows(objects: Mapping[str, Sequence[Obj]], *, cluster: str, owner_labels
         env_list = [e for e in container.get("env") or [] if isinstance(e, Mapping)]
         # Only engine-setting env values are read, only here, and never stored (see inventory.privacy).
         engine_env = {str(e["name"]): str(e["value"]) for e in env_list if e.get("name") in ENGINE_ENV and "value" in e}
-        runtime, _ = runtime_of(image, argv, {**owner.labels, **labels})
+        runtime, evidence = runtime_of(image, argv, {**owner.labels, **labels})
         facts = _merge(parse_engine(runtime, argv, engine_env, image=image), _owner_facts(owner, pod))
+        if evidence:
+            facts["runtime"] = Fact(runtime.value, evidence)
         if "model" not in facts and labels.get("inferops.io/model"):
             facts["model"] = Fact(labels["inferops.io/model"], "label:inferops.io/model")
         if "model" in facts:

@@ -35,12 +35,21 @@ REQUIRED_KINDS: tuple[str, ...] = ("nodes", "pods")
 SOURCE = "kubernetes"
 
 
-class AccessDenied(SourceError):
+class KindError(SourceError):
+    """Listing one kind failed; the message is `<cluster>: <kind>: <reason>`, `reason` alone is kept too."""
+
+    def __init__(self, label: str, kind: str, reason: str) -> None:
+        super().__init__(f"{label}: {kind}: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
+class AccessDenied(KindError):
     """401/403 on one kind: the identity may not list it; the rest of the cluster can still be read."""
 
 
-class ClusterUnreachable(SourceError):
-    """No HTTP answer at all (connection refused, DNS, timeouts) after every retry."""
+class ClusterUnreachable(KindError):
+    """No HTTP answer at all (connection refused, DNS, TLS) after every retry."""
 
 
 class InventorySource(Protocol):
@@ -189,6 +198,11 @@ _ENDPOINTS: dict[str, _Endpoint] = {
 }
 assert set(_ENDPOINTS) == set(KINDS)
 
+# (API group, resource) pairs the live source lists: exactly what deploy/rbac/scanner.yaml must grant.
+READ_ACCESS: frozenset[tuple[str, str]] = frozenset(
+    (e.api_version.rsplit("/", 1)[0] if "/" in e.api_version else "", kind) for kind, e in _ENDPOINTS.items()
+)
+
 _MAX_BACKOFF_S = 30.0
 
 
@@ -303,9 +317,9 @@ class LiveInventory:
                     # The continue token outlived the server's cache (410): a consistent list must restart.
                     items, token = [], None
                 if attempt >= self.retries:
-                    error = ClusterUnreachable if decision == "unreachable" else SourceError
+                    error = ClusterUnreachable if decision == "unreachable" else KindError
                     raise error(
-                        f"{self.label}: {kind}: API server failed after {attempt + 1} attempts ({_describe(exc)})"
+                        self.label, kind, f"API server failed after {attempt + 1} attempts ({_describe(exc)})"
                     ) from None
                 self._sleep(attempt, exc)
                 attempt += 1
@@ -372,7 +386,7 @@ class LiveInventory:
             if status in (401, 403):
                 verb = "forbidden" if status == 403 else "unauthorized"
                 hint = "grant list on it to this identity" if status == 403 else "credentials rejected or expired"
-                raise AccessDenied(f"{self.label}: {kind}: {verb} (HTTP {status}: {hint}){detail}") from None
+                raise AccessDenied(self.label, kind, f"{verb} (HTTP {status}: {hint}){detail}") from None
             if status == 404 and kind not in REQUIRED_KINDS:
                 return "absent"
             if status == 410:
@@ -380,8 +394,8 @@ class LiveInventory:
             if status == 429 or status >= 500:
                 return "retry"
             if status == 0:  # the client's wrapper for TLS failures: retrying will not fix a certificate
-                raise ClusterUnreachable(f"{self.label}: {kind}: {one_line(exc.reason or exc, limit=200)}") from None
-            raise SourceError(f"{self.label}: {kind}: API request rejected (HTTP {status}){detail}") from None
+                raise ClusterUnreachable(self.label, kind, one_line(exc.reason or exc, limit=200)) from None
+            raise KindError(self.label, kind, f"API request rejected (HTTP {status}){detail}") from None
         if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
             exc = exc.reason
         # A server that accepted the connection but answered too slowly is up and may recover; one that never
@@ -433,7 +447,14 @@ def _describe(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     if status:
         return f"HTTP {status} {one_line(getattr(exc, 'reason', '') or '', limit=80)}".strip()
-    return f"{type(exc).__name__}: {one_line(exc, limit=160)}"
+    reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError wraps the real failure
+    if isinstance(reason, Exception):
+        exc = reason
+    text = str(exc)
+    # urllib3 messages start with the pool/connection repr; the part after it is the useful bit.
+    if "): " in text and text.startswith(("HTTPConnection", "<urllib3")):
+        text = text.split("): ", 1)[1]
+    return f"{type(exc).__name__}: {one_line(text, limit=160)}"
 
 
 def inventory_source(config: KubernetesConfig, *, cluster: str | None = None) -> InventorySource:
@@ -480,7 +501,8 @@ def read_inventory(
             items = source.list_objects(kind)
         except SourceError as exc:
             elapsed = round(clock() - started, 3)
-            message = one_line(exc)
+            # The row already names cluster and kind; keep just the reason.
+            message = one_line(exc.reason if isinstance(exc, KindError) else exc)
             if kind in REQUIRED_KINDS or isinstance(exc, ClusterUnreachable):
                 rows[kind] = CoverageRow(cluster, SOURCE, kind, CoverageStatus.ERROR, 0, message, elapsed)
                 fatal = f"{kind} unreadable" if kind in REQUIRED_KINDS else "cluster unreachable"
@@ -508,7 +530,8 @@ def read_inventory(
                     cluster, SOURCE, kind, CoverageStatus.ERROR, 0, f"discarded: {fatal}", row.duration_s
                 )
         first = next(row for row in rows.values() if not row.detail.startswith(("skipped", "discarded")))
-        return InventoryRead(cluster, {kind: [] for kind in kinds}, [rows[k] for k in kinds], error=first.detail)
+        error = f"{first.part}: {first.detail}"
+        return InventoryRead(cluster, {kind: [] for kind in kinds}, [rows[k] for k in kinds], error=error)
     return InventoryRead(cluster, objects, [rows[k] for k in kinds])
 
 

@@ -20,8 +20,8 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -161,28 +161,31 @@ def _split_selector(text: str) -> list[str]:
     return parts
 
 
-def label_matcher(selector: str) -> Any:
+Labels = Mapping[str, str]
+
+
+def _label_test(term: str) -> Callable[[Labels], bool]:
+    words = term.split()
+    if len(words) >= 3 and words[1] in ("in", "notin"):
+        key, values = words[0], {v.strip() for v in " ".join(words[2:]).strip("()").split(",") if v.strip()}
+        if words[1] == "in":
+            return lambda labels: labels.get(key) in values
+        return lambda labels: key not in labels or labels[key] not in values
+    if "!=" in term:
+        key, value = (s.strip() for s in term.split("!=", 1))
+        return lambda labels: labels.get(key) != value
+    if "=" in term:
+        key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
+        return lambda labels: labels.get(key) == value
+    if term.startswith("!"):
+        absent = term[1:].strip()
+        return lambda labels: absent not in labels
+    return lambda labels: term in labels
+
+
+def label_matcher(selector: str) -> Callable[[Labels], bool]:
     """A predicate over label maps for the Kubernetes label-selector grammar (=, ==, !=, in, notin, exists, !)."""
-    tests = []
-    for term in _split_selector(selector):
-        words = term.split()
-        if len(words) >= 3 and words[1] in ("in", "notin"):
-            key, op = words[0], words[1]
-            values = {v.strip() for v in " ".join(words[2:]).strip("()").split(",") if v.strip()}
-            if op == "in":
-                tests.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
-            else:
-                tests.append(lambda lb, k=key, vs=values: k not in lb or lb[k] not in vs)
-        elif "!=" in term:
-            key, value = (s.strip() for s in term.split("!=", 1))
-            tests.append(lambda lb, k=key, v=value: lb.get(k) != v)
-        elif "==" in term or "=" in term:
-            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            tests.append(lambda lb, k=key, v=value: lb.get(k) == v)
-        elif term.startswith("!"):
-            tests.append(lambda lb, k=term[1:].strip(): k not in lb)
-        else:
-            tests.append(lambda lb, k=term: k in lb)
+    tests = [_label_test(term) for term in _split_selector(selector)]
     return lambda labels: all(test(labels) for test in tests)
 
 
@@ -193,12 +196,15 @@ def _dotted(obj: Obj, path: str) -> str:
     return "" if value is None else str(value)
 
 
-def field_matcher(selector: str) -> Any:
-    tests = []
-    for term in _split_selector(selector):
-        negate = "!=" in term
-        key, value = (s.strip() for s in term.replace("!=", "=").replace("==", "=").split("=", 1))
-        tests.append(lambda obj, k=key, v=value, n=negate: (_dotted(obj, k) == v) != n)
+def _field_test(term: str) -> Callable[[Obj], bool]:
+    negate = "!=" in term
+    key, value = (s.strip() for s in term.replace("!=", "=").replace("==", "=").split("=", 1))
+    return lambda obj: (_dotted(obj, key) == value) != negate
+
+
+def field_matcher(selector: str) -> Callable[[Obj], bool]:
+    """metadata.name=x, spec.nodeName=n, status.phase!=Succeeded: any dotted path, = / == / !=."""
+    tests = [_field_test(term) for term in _split_selector(selector)]
     return lambda obj: all(test(obj) for test in tests)
 
 
@@ -400,7 +406,9 @@ class FakeKubeApi(ThreadingHTTPServer):
         meta = item.setdefault("metadata", {})
         if resource.namespaced:
             meta.setdefault("namespace", "default")
-        meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{plural}/{meta.get('namespace', '')}/{meta['name']}")))
+        meta.setdefault(
+            "uid", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{plural}/{meta.get('namespace', '')}/{meta['name']}"))
+        )
         meta.setdefault("creationTimestamp", _now())
         if validate:
             self.validate(resource, item)
@@ -410,10 +418,10 @@ class FakeKubeApi(ThreadingHTTPServer):
             self.store[plural][(meta.get("namespace", ""), meta["name"])] = item
         return item
 
-    def get(self, plural: str, name: str, namespace: str = "") -> Obj | None:
+    def get(self, plural: str, name: str, namespace: str = "") -> Obj:
+        """A copy of a stored object; KeyError when there is none."""
         with self.lock:
-            found = self.store[plural].get((namespace, name))
-            return copy.deepcopy(found) if found is not None else None
+            return copy.deepcopy(self.store[plural][(namespace, name)])
 
     def objects(self, plural: str) -> list[Obj]:
         with self.lock:
@@ -439,7 +447,9 @@ class FakeKubeApi(ThreadingHTTPServer):
             ApiClient().deserialize(json.dumps(obj), resource.model, "application/json")
         except ValueError as exc:  # pydantic.ValidationError is a ValueError
             first = " ".join(str(exc).split())[:300]
-            raise ApiError(422, "Invalid", f"{resource.kind} {obj.get('metadata', {}).get('name')!r} is invalid: {first}") from None
+            raise ApiError(
+                422, "Invalid", f"{resource.kind} {obj.get('metadata', {}).get('name')!r} is invalid: {first}"
+            ) from None
 
     # ------------------------------------------------------------------ faults
     def inject(self, plural: str = "*", **kwargs: Any) -> Fault:
@@ -501,7 +511,7 @@ class FakeKubeApi(ThreadingHTTPServer):
                 verb = {"GET": "list" if not name else "get", "POST": "create", "PUT": "update", "PATCH": "patch"}.get(
                     method, method.lower()
                 )
-                group = f" in API group \"{resource.group}\"" if resource.group else ' in API group ""'
+                group = f' in API group "{resource.group}"' if resource.group else ' in API group ""'
                 scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
                 qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
                 raise ApiError(
@@ -510,7 +520,9 @@ class FakeKubeApi(ThreadingHTTPServer):
                     f'{qualified} is forbidden: User "{self.user}" cannot {verb} resource "{resource.plural}"{group}{scope}',
                 )
             if fault.status == 410:
-                raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list result.")
+                raise ApiError(
+                    410, "Expired", "The provided continue parameter is too old to display a consistent list result."
+                )
             if fault.status is not None:
                 error = ApiError(fault.status, "InternalError" if fault.status >= 500 else "TooManyRequests",
                                  "etcdserver: request timed out" if fault.status >= 500 else "too many requests")  # fmt: skip
@@ -609,7 +621,9 @@ class FakeKubeApi(ThreadingHTTPServer):
             raise ApiError(422, "Invalid", "metadata.name: Required value")
         if resource.namespaced:
             if meta.get("namespace", namespace) != namespace:
-                raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the request")
+                raise ApiError(
+                    400, "BadRequest", "the namespace of the object does not match the namespace on the request"
+                )
             meta["namespace"] = namespace
         key = (meta.get("namespace", ""), meta["name"])
         obj.setdefault("apiVersion", resource.api_version)
@@ -651,10 +665,14 @@ class FakeKubeApi(ThreadingHTTPServer):
                         f"application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml "
                         f"(strategic merge patch is not supported for {resource.kind})",
                     )
-                wanted_rv = ((body or {}).get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+                wanted_rv = (
+                    ((body or {}).get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+                )
                 updated = strategic_merge_patch(current, body)
             elif content_type.startswith("application/merge-patch+json"):
-                wanted_rv = ((body or {}).get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+                wanted_rv = (
+                    ((body or {}).get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+                )
                 updated = merge_patch(current, body)
             elif content_type.startswith("application/json-patch+json"):
                 if not isinstance(body, list):
@@ -670,7 +688,7 @@ class FakeKubeApi(ThreadingHTTPServer):
                 raise ApiError(
                     409,
                     "Conflict",
-                    f'Operation cannot be fulfilled on {resource.plural}{"." + resource.group if resource.group else ""} '
+                    f"Operation cannot be fulfilled on {resource.plural}{'.' + resource.group if resource.group else ''} "
                     f'"{name}": the object has been modified; please apply your changes to the latest version and '
                     f"try again",
                 )
@@ -706,7 +724,11 @@ class FakeKubeApi(ThreadingHTTPServer):
             return {
                 "apiVersion": "autoscaling/v1",
                 "kind": "Scale",
-                "metadata": {k: obj["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in obj["metadata"]},
+                "metadata": {
+                    k: obj["metadata"][k]
+                    for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                    if k in obj["metadata"]
+                },
                 "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
                 "status": {
                     "replicas": int((obj.get("status") or {}).get("replicas", 0)),
@@ -720,7 +742,11 @@ class FakeKubeApi(ThreadingHTTPServer):
             raise ApiError(405, "MethodNotAllowed", "scale supports GET, PUT and PATCH with an object body")
         wanted_rv = (body.get("metadata") or {}).get("resourceVersion")
         if wanted_rv is not None and str(wanted_rv) != current["metadata"].get("resourceVersion"):
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {resource.plural} "{name}": the object has been modified')
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {resource.plural} "{name}": the object has been modified',
+            )
         replicas = (body.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
@@ -777,10 +803,8 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
             self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _handle(self) -> None:
         parsed = urlparse(self.path)
@@ -796,7 +820,9 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         with server.lock:
             server.requests.append(
-                Request(self.command, parsed.path, dict(query), self.headers.get("Authorization", ""), content_type, body)
+                Request(
+                    self.command, parsed.path, dict(query), self.headers.get("Authorization", ""), content_type, body
+                )
             )
         query["__content_type"] = [content_type]
         try:

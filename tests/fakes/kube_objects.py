@@ -212,7 +212,9 @@ def node(
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": meta(name, kind="Node", labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels}),
+        "metadata": meta(
+            name, kind="Node", labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels}
+        ),
         "spec": spec,
         "status": {
             "capacity": resources,
@@ -309,7 +311,12 @@ def deployment_set(
         "kind": "Deployment",
         "metadata": meta(name, ns, kind="Deployment", labels={**selector, **(labels or {})}, owner=owner, generation=1),
         "spec": {"replicas": replicas, "selector": {"matchLabels": selector}, "template": template},
-        "status": {"observedGeneration": 1, "replicas": len(nodes), "readyReplicas": running, "availableReplicas": running},
+        "status": {
+            "observedGeneration": 1,
+            "replicas": len(nodes),
+            "readyReplicas": running,
+            "availableReplicas": running,
+        },
     }
     replicaset = {
         "apiVersion": "apps/v1",
@@ -412,12 +419,16 @@ def realistic_nodes() -> list[Obj]:
         ),
         node(
             "gfd-h200-0",
-            labels=aws_labels("p5en.48xlarge") | gfd_labels("NVIDIA-H200", 8, 143771) | {"eks.amazonaws.com/nodegroup": "h200", "eks.amazonaws.com/capacityType": "CAPACITY_BLOCK"},
+            labels=aws_labels("p5en.48xlarge")
+            | gfd_labels("NVIDIA-H200", 8, 143771)
+            | {"eks.amazonaws.com/nodegroup": "h200", "eks.amazonaws.com/capacityType": "CAPACITY_BLOCK"},
             provider_id=aws.format(3),
         ),
         node(
             "gfd-h200-1",
-            labels=aws_labels("p5en.48xlarge") | gfd_labels("NVIDIA-H200", 8, 143771) | {"eks.amazonaws.com/nodegroup": "h200", "eks.amazonaws.com/capacityType": "ON_DEMAND"},
+            labels=aws_labels("p5en.48xlarge")
+            | gfd_labels("NVIDIA-H200", 8, 143771)
+            | {"eks.amazonaws.com/nodegroup": "h200", "eks.amazonaws.com/capacityType": "ON_DEMAND"},
             provider_id=aws.format(4),
         ),
         node(
@@ -462,7 +473,8 @@ def realistic_nodes() -> list[Obj]:
         ),
         node(
             "eks-a10g-0",
-            labels=aws_labels("g5.12xlarge") | {"eks.amazonaws.com/nodegroup": "a10g", "eks.amazonaws.com/capacityType": "SPOT"},
+            labels=aws_labels("g5.12xlarge")
+            | {"eks.amazonaws.com/nodegroup": "a10g", "eks.amazonaws.com/capacityType": "SPOT"},
             gpus=4,
             provider_id=aws.format(6),
         ),
@@ -482,7 +494,12 @@ def realistic_nodes() -> list[Obj]:
         node(
             "mig-a100-0",
             labels=aws_labels("p4de.24xlarge")
-            | gfd_labels("NVIDIA-A100-SXM4-80GB", 8, 81920, **{"nvidia.com/mig.strategy": "mixed", "nvidia.com/mig.capable": "true"}),
+            | gfd_labels(
+                "NVIDIA-A100-SXM4-80GB",
+                8,
+                81920,
+                **{"nvidia.com/mig.strategy": "mixed", "nvidia.com/mig.capable": "true"},
+            ),
             gpus={"nvidia.com/mig-1g.10gb": 28, "nvidia.com/mig-3g.40gb": 8},
             provider_id=aws.format(7),
         ),
@@ -544,10 +561,26 @@ def realistic_fleet() -> Fleet:
         "vllm",
         "lmcache/vllm-openai:v0.3.5",
         command=[
-            "vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct", "--host", "0.0.0.0", "--port", "8000",
-            "--no-enable-prefix-caching", "--max-model-len", "16384", "--dtype", "bfloat16",
-            "--tensor-parallel-size", "2", "--max-num-seqs", "32", "--gpu_memory_utilization", "0.85",
-            "--max_loras", "4",
+            "vllm",
+            "serve",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000",
+            "--no-enable-prefix-caching",
+            "--max-model-len",
+            "16384",
+            "--dtype",
+            "bfloat16",
+            "--tensor-parallel-size",
+            "2",
+            "--max-num-seqs",
+            "32",
+            "--gpu_memory_utilization",
+            "0.85",
+            "--max_loras",
+            "4",
         ],  # fmt: skip
         env_vars=[
             *env(HF_HOME="/tmp", LMCACHE_LOG_LEVEL="DEBUG", OPENAI_API_KEY=openai_key),
@@ -570,15 +603,29 @@ def realistic_fleet() -> Fleet:
         )
     )
     # llm-d modelservice: command `vllm serve`, model first in args, engine-type label, decode + prefill roles.
-    llmd_labels = {"llm-d.ai/inferenceServing": "true", "llm-d.ai/model": "ms-qwen-llm-d-modelservice", "llm-d.ai/engine-type": "vllm"}
+    llmd_labels = {
+        "llm-d.ai/inferenceServing": "true",
+        "llm-d.ai/model": "ms-qwen-llm-d-modelservice",
+        "llm-d.ai/engine-type": "vllm",
+    }
     decode = container(
         "vllm",
         "ghcr.io/llm-d/llm-d:v0.2.0",
         command=["vllm", "serve"],
         args=[
-            "Qwen/Qwen3-32B", "--port", "8200", "--served-model-name", "Qwen/Qwen3-32B", "--enforce-eager",
-            "--kv-transfer-config", '{"kv_connector":"NixlConnector","kv_role":"kv_both"}', "-tp=4",
-            "--max-num-batched-tokens=8192", "--kv_cache_dtype=fp8", "--api-key", api_key,
+            "Qwen/Qwen3-32B",
+            "--port",
+            "8200",
+            "--served-model-name",
+            "Qwen/Qwen3-32B",
+            "--enforce-eager",
+            "--kv-transfer-config",
+            '{"kv_connector":"NixlConnector","kv_role":"kv_both"}',
+            "-tp=4",
+            "--max-num-batched-tokens=8192",
+            "--kv_cache_dtype=fp8",
+            "--api-key",
+            api_key,
         ],  # fmt: skip
         gpus=4,
         cpu="16",
@@ -616,9 +663,24 @@ def realistic_fleet() -> Fleet:
         "lmsysorg/sglang:v0.5.3-cu126",
         command=["python3", "-m", "sglang.launch_server"],
         args=[
-            "--model-path", "Qwen/Qwen2.5-7B-Instruct", "--tp", "1", "--mem-fraction-static", "0.8",
-            "--context-length", "32768", "--max-running-requests", "64", "--chunked-prefill-size", "4096",
-            "--disable-radix-cache", "--enable-metrics", "--host", "0.0.0.0", "--port", "30000",
+            "--model-path",
+            "Qwen/Qwen2.5-7B-Instruct",
+            "--tp",
+            "1",
+            "--mem-fraction-static",
+            "0.8",
+            "--context-length",
+            "32768",
+            "--max-running-requests",
+            "64",
+            "--chunked-prefill-size",
+            "4096",
+            "--disable-radix-cache",
+            "--enable-metrics",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "30000",
         ],  # fmt: skip
         gpus=1,
     )
@@ -636,8 +698,18 @@ def realistic_fleet() -> Fleet:
     tgi = container(
         "tgi",
         "ghcr.io/huggingface/text-generation-inference:3.3.4",
-        args=["--model-id", "$(MODEL_ID)", "--num-shard", "$(NUM_SHARD)", "--max-input-tokens", "4096",
-              "--max-batch-prefill-tokens", "4096", "--port", "8080"],  # fmt: skip
+        args=[
+            "--model-id",
+            "$(MODEL_ID)",
+            "--num-shard",
+            "$(NUM_SHARD)",
+            "--max-input-tokens",
+            "4096",
+            "--max-batch-prefill-tokens",
+            "4096",
+            "--port",
+            "8080",
+        ],  # fmt: skip
         env_vars=env(
             MODEL_ID="mistralai/Mistral-7B-Instruct-v0.3",
             NUM_SHARD="1",
@@ -661,7 +733,12 @@ def realistic_fleet() -> Fleet:
     isvc = {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
-        "metadata": meta(isvc_name, "kserve-models", kind="InferenceService", annotations={"serving.kserve.io/deploymentMode": "RawDeployment"}),
+        "metadata": meta(
+            isvc_name,
+            "kserve-models",
+            kind="InferenceService",
+            annotations={"serving.kserve.io/deploymentMode": "RawDeployment"},
+        ),
         "spec": {
             "predictor": {
                 "minReplicas": 1,
@@ -703,7 +780,11 @@ def realistic_fleet() -> Fleet:
     )
     fleets += [predictor, {"inferenceservices": [isvc]}]
     fleets.append(
-        {"horizontalpodautoscalers": [hpa(f"{isvc_name}-predictor", "kserve-models", "Deployment", f"{isvc_name}-predictor")]}
+        {
+            "horizontalpodautoscalers": [
+                hpa(f"{isvc_name}-predictor", "kserve-models", "Deployment", f"{isvc_name}-predictor")
+            ]
+        }
     )
     # KServe LLMInferenceService (llm-d based): the controller's Deployment runs `vllm serve /mnt/models`.
     llmisvc = {
@@ -772,7 +853,9 @@ def realistic_fleet() -> Fleet:
         "vllm-worker",
         "vllm/vllm-openai:v0.11.0",
         command=["sh", "-c"],
-        args=["bash /vllm-workspace/examples/online_serving/multi-node-serving.sh worker --ray_address=$(LWS_LEADER_ADDRESS)"],
+        args=[
+            "bash /vllm-workspace/examples/online_serving/multi-node-serving.sh worker --ray_address=$(LWS_LEADER_ADDRESS)"
+        ],
         gpus=8,
         cpu="64",
         memory="900Gi",
@@ -811,8 +894,20 @@ def realistic_fleet() -> Fleet:
     trtllm = container(
         "trtllm",
         "nvcr.io/nvidia/tritonserver:25.08-trtllm-python-py3",
-        command=["trtllm-serve", "meta-llama/Llama-3.2-1B-Instruct", "--tp_size", "1", "--max_batch_size", "64",
-                 "--max_num_tokens", "8192", "--max_seq_len", "8192", "--kv_cache_free_gpu_memory_fraction", "0.85"],  # fmt: skip
+        command=[
+            "trtllm-serve",
+            "meta-llama/Llama-3.2-1B-Instruct",
+            "--tp_size",
+            "1",
+            "--max_batch_size",
+            "64",
+            "--max_num_tokens",
+            "8192",
+            "--max_seq_len",
+            "8192",
+            "--kv_cache_free_gpu_memory_fraction",
+            "0.85",
+        ],  # fmt: skip
         gpus=1,
     )
     fleets.append(deployment_set("trtllm-llama1b", "llm-serving", pod_spec([trtllm]), nodes=["mig-single-h100-0"]))
@@ -833,9 +928,15 @@ def realistic_fleet() -> Fleet:
         gpus=8,
         gpu_resource="amd.com/gpu",
     )
-    fleets.append(deployment_set("vllm-rocm-llama70b", "llm-serving", pod_spec([rocm], gpu_toleration=False), nodes=["amd-mi300x-0"]))
+    fleets.append(
+        deployment_set(
+            "vllm-rocm-llama70b", "llm-serving", pod_spec([rocm], gpu_toleration=False), nodes=["amd-mi300x-0"]
+        )
+    )
     # Not inference engines, but GPUs held: a Job, a bare debugging pod (both on the time-sliced L4).
-    train = container("trainer", "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime", command=["python", "train.py"], gpus=1, port=None)
+    train = container(
+        "trainer", "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime", command=["python", "train.py"], gpus=1, port=None
+    )
     fleets.append(
         {
             "pods": [
@@ -851,8 +952,17 @@ def realistic_fleet() -> Fleet:
         }
     )  # fmt: skip
     # GPU infrastructure: DCGM exporter (one misconfigured to request a GPU) and the device plugin.
-    exporter = container("nvidia-dcgm-exporter", "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04", gpus=1, cpu="100m", memory="512Mi", port=9400)
-    plugin = container("nvidia-device-plugin-ctr", "nvcr.io/nvidia/k8s-device-plugin:v0.17.1", cpu="50m", memory="64Mi", port=None)
+    exporter = container(
+        "nvidia-dcgm-exporter",
+        "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
+        gpus=1,
+        cpu="100m",
+        memory="512Mi",
+        port=9400,
+    )
+    plugin = container(
+        "nvidia-device-plugin-ctr", "nvcr.io/nvidia/k8s-device-plugin:v0.17.1", cpu="50m", memory="64Mi", port=None
+    )
     ds_owner = owner_ref("apps/v1", "DaemonSet", "nvidia-dcgm-exporter", "gpu-operator")
     fleets.append(
         {
@@ -878,6 +988,66 @@ def realistic_fleet() -> Fleet:
 # --------------------------------------------------------------------------------------------------- bench
 
 
+def _bulk(obj: Obj, index: int) -> Obj:
+    """What a real pod carries besides its spec: managedFields, the service-account volume, probes, IPs."""
+    meta_ = obj["metadata"]
+    meta_["managedFields"] = [
+        {
+            "apiVersion": "v1",
+            "fieldsType": "FieldsV1",
+            "manager": manager,
+            "operation": "Update",
+            "time": TS,
+            "fieldsV1": {
+                "f:metadata": {"f:labels": {".": {}, **{f"f:{k}": {} for k in meta_.get("labels", {})}}},
+                "f:spec": {"f:containers": {f'k:{{"name":"{c["name"]}"}}': {".": {}, "f:image": {}, "f:resources": {}}
+                                            for c in obj["spec"]["containers"]}},
+                "f:status": {"f:conditions": {'k:{"type":"Ready"}': {".": {}, "f:status": {}}}},
+            },
+        }
+        for manager in ("kube-controller-manager", "kubelet")
+    ]  # fmt: skip
+    spec = obj["spec"]
+    spec["serviceAccountName"] = "default"
+    spec["dnsPolicy"] = "ClusterFirst"
+    spec["schedulerName"] = "default-scheduler"
+    spec["volumes"] = [
+        {
+            "name": f"kube-api-access-{index:05x}",
+            "projected": {
+                "defaultMode": 420,
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                ],
+            },
+        }
+    ]  # fmt: skip
+    for c in spec["containers"]:
+        c["volumeMounts"] = [
+            {
+                "name": f"kube-api-access-{index:05x}",
+                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                "readOnly": True,
+            }
+        ]
+        c["readinessProbe"] = {
+            "httpGet": {"path": "/health", "port": 8000, "scheme": "HTTP"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 1,
+            "successThreshold": 1,
+            "failureThreshold": 3,
+        }
+        c["terminationMessagePath"] = "/dev/termination-log"
+        c["imagePullPolicy"] = "IfNotPresent"
+    status = obj["status"]
+    status["hostIP"] = f"10.0.{index % 250}.{index % 200 + 1}"
+    status["podIP"] = f"10.1.{index % 250}.{index % 200 + 1}"
+    status["podIPs"] = [{"ip": status["podIP"]}]
+    return obj  # fmt: skip
+
+
 def synthetic_fleet(*, pods: int = 5000, nodes: int = 600, seed: int = 7) -> Fleet:
     """A big, realistic-looking cluster: GPU nodes full of vLLM deployments, DaemonSet pods on every node,
     and CPU application pods making up the rest of `pods`."""
@@ -889,7 +1059,10 @@ def synthetic_fleet(*, pods: int = 5000, nodes: int = 600, seed: int = 7) -> Fle
                 name,
                 labels=aws_labels("p5.48xlarge", f"us-east-1{'abc'[i % 3]}")
                 | gfd_labels("NVIDIA-H100-80GB-HBM3", 8, 81559)
-                | {"karpenter.sh/capacity-type": "spot" if i % 5 == 0 else "on-demand", "karpenter.sh/nodepool": "h100"},
+                | {
+                    "karpenter.sh/capacity-type": "spot" if i % 5 == 0 else "on-demand",
+                    "karpenter.sh/nodepool": "h100",
+                },
                 provider_id=f"aws:///us-east-1a/i-0{i:016x}",
             )
             for i, name in enumerate(gpu_nodes)
@@ -901,12 +1074,20 @@ def synthetic_fleet(*, pods: int = 5000, nodes: int = 600, seed: int = 7) -> Fle
     for ds in ("nvidia-dcgm-exporter", "node-exporter"):
         owner = owner_ref("apps/v1", "DaemonSet", ds, "monitoring")
         spec = pod_spec([container(ds, f"quay.io/prometheus/{ds}:v1.9.1", cpu="100m", memory="128Mi", port=9100)])
-        daemon_pods += [pod(f"{ds}-{i:05x}", "monitoring", spec, node=n, owner=owner, labels={"app": ds}) for i, n in enumerate(gpu_nodes)]
+        daemon_pods += [
+            pod(f"{ds}-{i:05x}", "monitoring", spec, node=n, owner=owner, labels={"app": ds})
+            for i, n in enumerate(gpu_nodes)
+        ]
     daemon_pods = daemon_pods[:budget]
     fleet["pods"] = daemon_pods
     budget -= len(daemon_pods)
     free = {n: 8 for n in gpu_nodes}
-    models = ["meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3"]
+    models = [
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "meta-llama/Llama-3.1-70B-Instruct",
+        "mistralai/Mistral-7B-Instruct-v0.3",
+    ]
     index = 0
     gpu_pod_budget = int(budget * 0.4)
     while gpu_pod_budget > 0:
@@ -923,7 +1104,16 @@ def synthetic_fleet(*, pods: int = 5000, nodes: int = 600, seed: int = 7) -> Fle
             "vllm",
             "vllm/vllm-openai:v0.11.0",
             command=["vllm", "serve", rng.choice(models)],
-            args=["--tensor-parallel-size", str(gpus), "--gpu-memory-utilization", "0.9", "--max-model-len", "8192", "--port", "8000"],
+            args=[
+                "--tensor-parallel-size",
+                str(gpus),
+                "--gpu-memory-utilization",
+                "0.9",
+                "--max-model-len",
+                "8192",
+                "--port",
+                "8000",
+            ],
             env_vars=[*env(HF_HOME="/data", VLLM_LOGGING_LEVEL="INFO"), secret_env("HF_TOKEN", "hf", "token")],
             gpus=gpus,
         )
@@ -935,9 +1125,21 @@ def synthetic_fleet(*, pods: int = 5000, nodes: int = 600, seed: int = 7) -> Fle
     app = 0
     while budget > 0:
         replicas = min(budget, rng.randint(2, 20))
-        spec = pod_spec([container("app", f"registry.example.com/app-{app}:1.{app}", env_vars=env(LOG_LEVEL="info"), cpu="500m", memory="1Gi")], gpu_toleration=False)
+        spec = pod_spec(
+            [
+                container(
+                    "app",
+                    f"registry.example.com/app-{app}:1.{app}",
+                    env_vars=env(LOG_LEVEL="info"),
+                    cpu="500m",
+                    memory="1Gi",
+                )
+            ],
+            gpu_toleration=False,
+        )
         fleet = merge(fleet, deployment_set(f"app-{app:04d}", f"team-{app % 30:02d}", spec, nodes=[rng.choice(gpu_nodes) for _ in range(replicas)],
                                             suffixes=[f"{app:04x}{i:x}" for i in range(replicas)]))  # fmt: skip
         budget -= replicas
         app += 1
+    fleet["pods"] = [_bulk(p, i) for i, p in enumerate(fleet["pods"])]
     return fleet

@@ -35,7 +35,9 @@ PARTITION = "2026-11-30"
 
 
 def _live(url: str, cluster: str, **extra: Any) -> LivePrometheus:
-    return LivePrometheus(PrometheusConfig(url=url, cluster_matcher=f'cluster="{cluster}"', **extra))
+    return LivePrometheus(
+        PrometheusConfig.model_validate({"url": url, "cluster_matcher": f'cluster="{cluster}"', **extra})
+    )
 
 
 def _fetch(url: str, cluster: str, **extra: Any) -> MetricsFetch:
@@ -241,7 +243,7 @@ def _materialize(config: Path) -> dg.ExecuteInProcessResult:
 
     resource = InferopsResource(config_path=str(config), warehouse_path=str(config.with_suffix(".duckdb")))
     return dg.materialize(
-        ALL_ASSETS,
+        ALL_ASSETS,  # type: ignore[arg-type]
         selection=dg.AssetSelection.groups("ingest", "model", "findings"),
         partition_key=PARTITION,
         resources={"inferops": resource},
@@ -267,7 +269,8 @@ def test_graph_live_matches_snapshot_and_reports_gaps(small_fleet: BackfilledFle
     result = _materialize(live)
     assert result.success  # a down Prometheus is reported, not fatal
     metadata = result.asset_materializations_for_node("window_metrics")[0].metadata
-    assert set(metadata["failed_clusters"].value) == {"test-down"}  # type: ignore[union-attr]
+    failed: Any = metadata["failed_clusters"].value
+    assert set(failed) == {"test-down"}
 
     # The same workload metrics from live queries as from the snapshot.
     query = "select * exclude (assessment_date) from workloads where cluster != 'test-down' order by cluster, namespace, name"
@@ -291,3 +294,24 @@ def test_graph_live_matches_snapshot_and_reports_gaps(small_fleet: BackfilledFle
     assert set(blind["type"]) == {"observability_gap"}
     assert set(blind["workload"]) == {"idle-unwatched"} and (blind["monthly_waste_usd"] == 0).all()
     assert len(blind) == 2
+
+
+def test_snapshot_metrics_command_captures_what_live_reads(small_fleet: BackfilledFleet, prometheus: PromServer,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    from typer.testing import CliRunner
+
+    from inferops_pipeline.cli import app
+
+    config = _config(small_fleet, tmp_path / "live.yaml", live_url=prometheus.url)
+    out = tmp_path / "captured.parquet"
+    done = CliRunner().invoke(app, ["snapshot-metrics", "--config", str(config), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    captured, original = SnapshotMetrics(out), SnapshotMetrics(small_fleet.directory / "metrics.parquet")
+    for cluster in _clusters(small_fleet):
+        _assert_same(
+            captured.fetch(cluster=cluster, start=START, end=END).frame,
+            original.fetch(cluster=cluster, start=START, end=END).frame,
+        )
+    down = _config(small_fleet, tmp_path / "down.yaml", live_url=f"http://127.0.0.1:{free_port()}")
+    failed = CliRunner().invoke(app, ["snapshot-metrics", "--config", str(down), "--out", str(tmp_path / "x.parquet")])
+    assert failed.exit_code == 4 and "Connection refused" in failed.output

@@ -109,6 +109,7 @@ def test_engine_settings_and_provenance(rows: list[PodRow]) -> None:
     assert stack.prefix_caching is False
     assert stack.engine_facts["gpu_memory_utilization"] == {"value": "0.85", "source": "arg:--gpu_memory_utilization"}
     assert stack.engine_facts["kv_cache_dtype"] == {"value": "auto", "source": "default"}
+    assert stack.engine_facts["runtime"] == {"value": "vllm", "source": "arg"}
     assert (stack.kv_cache_dtype, stack.cpu_request, stack.memory_limit_bytes) == ("auto", 8.0, 96 * 2**30)
     decode = workloads[("llm-d", "Deployment", "ms-qwen-llm-d-modelservice-decode")][0]
     assert (decode.kv_cache_dtype, decode.max_num_batched_tokens, decode.served_model_name) == (
@@ -121,6 +122,10 @@ def test_engine_settings_and_provenance(rows: list[PodRow]) -> None:
     prefill = workloads[("llm-d", "Deployment", "ms-qwen-llm-d-modelservice-prefill")][0]
     assert prefill.max_model_len == 32000  # --max-model-len=32k
     sglang = workloads[("llm-serving", "StatefulSet", "sglang-qwen")][0]
+    assert sglang.engine_facts["runtime"] == {
+        "value": "sglang",
+        "source": "label:inference.networking.k8s.io/engine-type",
+    }
     assert (sglang.gpu_memory_utilization, sglang.max_model_len, sglang.max_num_seqs, sglang.prefix_caching) == (
         0.8,
         32768,

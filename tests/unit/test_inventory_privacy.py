@@ -97,7 +97,10 @@ def test_scrub_removes_env_values_everywhere_and_keeps_names() -> None:
 def test_scrub_keeps_references_and_engine_env_only_when_asked() -> None:
     pod = next(p for p in realistic_fleet()["pods"] if p["metadata"]["name"].startswith("vllm-llama3"))
     env = scrub_object(pod)["spec"]["containers"][0]["env"]
-    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vllm-secrets", "key": "hf_token_llama3"}}} in env
+    assert {
+        "name": "HF_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "vllm-secrets", "key": "hf_token_llama3"}},
+    } in env
     tgi = next(p for p in realistic_fleet()["pods"] if p["metadata"]["name"].startswith("tgi-mistral"))
     kept = {e["name"]: e.get("value") for e in scrub_object(tgi, keep_env=ENGINE_ENV)["spec"]["containers"][0]["env"]}
     assert kept["MODEL_ID"] == "mistralai/Mistral-7B-Instruct-v0.3"

@@ -25,8 +25,13 @@ def test_headers_bearer_and_basic_auth_from_env(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PROM_HEADERS", '{"X-Scope-OrgID": "tenant-1"}')
     monkeypatch.setenv("PROM_TOKEN", "sekrit\n")
     monkeypatch.setenv("PROM_BASIC", "alice:pa:ss")
-    config = PrometheusConfig(
-        url="http://p", headers_env="PROM_HEADERS", bearer_token_env="PROM_TOKEN", basic_auth_env="PROM_BASIC"
+    config = PrometheusConfig.model_validate(
+        {
+            "url": "http://p",
+            "headers_env": "PROM_HEADERS",
+            "bearer_token_env": "PROM_TOKEN",
+            "basic_auth_env": "PROM_BASIC",
+        }
     )
     creds = prometheus_credentials(config)
     assert dict(creds.headers) == {"X-Scope-OrgID": "tenant-1", "Authorization": "Bearer sekrit"}
@@ -57,18 +62,19 @@ def test_session_carries_auth_and_tls_settings(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
     creds = PromCredentials(headers=(("Authorization", "Bearer t"),), basic_auth=None)
-    transport = HttpTransport(PrometheusConfig(url="https://p/", ca_file=ca), creds)
+    transport = HttpTransport(PrometheusConfig.model_validate({"url": "https://p/", "ca_file": ca}), creds)
     assert transport.url == "https://p" and transport.session.verify == str(ca)
     assert transport.session.headers["Authorization"] == "Bearer t"
     insecure = HttpTransport(
-        PrometheusConfig(url="https://p", verify_tls=False), PromCredentials(basic_auth=("a", "b"))
+        PrometheusConfig.model_validate({"url": "https://p", "verify_tls": False}),
+        PromCredentials(basic_auth=("a", "b")),
     )
     assert insecure.session.verify is False and insecure.session.auth == ("a", "b")
 
 
 def test_concurrency_is_capped_at_four() -> None:
     with pytest.raises(ValueError, match="max_concurrency"):
-        PrometheusConfig(url="http://p", max_concurrency=8)
+        PrometheusConfig.model_validate({"url": "http://p", "max_concurrency": 8})
 
 
 # --- error kinds from real HTTP answers -----------------------------------------------------------
@@ -137,7 +143,7 @@ def canned() -> Iterator[HttpTransport]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    config = PrometheusConfig(url=f"http://127.0.0.1:{server.server_port}", timeout_s=5)
+    config = PrometheusConfig.model_validate({"url": f"http://127.0.0.1:{server.server_port}", "timeout_s": 5})
     yield HttpTransport(config, PromCredentials(headers=(("Authorization", "Bearer t"),)))
     server.shutdown()
     server.server_close()
@@ -158,7 +164,7 @@ def test_success_reports_samples_scanned_and_posts_a_form(canned: HttpTransport)
         ("big", "too_large", "HTTP 422: query processing would load too many samples"),
         ("slow", "timeout", "HTTP 503: query timed out"),
         ("bad", "rejected", "HTTP 400: 1:5: parse error"),
-        ("login", "rejected", "response is not Prometheus JSON"),
+        ("login", "rejected", "HTTP 200: response is not Prometheus JSON"),
         ("nope", "denied", "HTTP 401"),
     ],
 )
@@ -175,7 +181,9 @@ def test_unreachable_names_the_reason() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    transport = HttpTransport(PrometheusConfig(url=f"http://127.0.0.1:{port}", timeout_s=2), PromCredentials())
+    transport = HttpTransport(
+        PrometheusConfig.model_validate({"url": f"http://127.0.0.1:{port}", "timeout_s": 2}), PromCredentials()
+    )
     with pytest.raises(PromQueryError) as caught:
         transport.query("ok", time=1.0)
     assert caught.value.kind == "unreachable" and "Connection refused" in str(caught.value)

@@ -12,13 +12,13 @@ from inferops_pipeline.catalog.models import ModelCatalog
 from inferops_pipeline.defs.convert import markdown_preview, to_frame
 from inferops_pipeline.defs.partitions import daily
 from inferops_pipeline.defs.resources import InferopsResource, cluster_metrics_source
-from inferops_pipeline.domain import METRIC_COLUMNS, CoverageStatus, PodRow
+from inferops_pipeline.domain import METRIC_COLUMNS, CoverageRow, CoverageStatus, PodRow
 from inferops_pipeline.inventory.nodes import NodeError, NodeFacts, gpu_allocations, node_facts
 from inferops_pipeline.inventory.pods import pod_rows
 from inferops_pipeline.inventory.privacy import scrub_object
 from inferops_pipeline.settings import ClusterConfig, ConfigError
 from inferops_pipeline.sources.kubernetes import KINDS, SOURCE, LiveInventory, inventory_source, read_clusters
-from inferops_pipeline.sources.prometheus import PARTS, coverage_frame
+from inferops_pipeline.sources.prometheus import PARTS, QueryStat, coverage_frame
 
 GROUP = "ingest"
 
@@ -215,7 +215,10 @@ def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource)
 def window_metrics(context: dg.AssetExecutionContext, inferops: InferopsResource):  # type: ignore[no-untyped-def]
     day = date.fromisoformat(context.partition_key)
     start, end = inferops.window(context.partition_key)
-    frames, coverage, queries, failed = [], [], [], {}
+    frames: list[pd.DataFrame] = []
+    coverage: list[CoverageRow] = []
+    queries: list[QueryStat] = []
+    failed: dict[str, str] = {}
     for cluster in inferops.settings.clusters:
         fetched = cluster_metrics_source(cluster.prometheus).fetch(cluster=cluster.name, start=start, end=end)
         if fetched.error:
@@ -241,7 +244,7 @@ def window_metrics(context: dg.AssetExecutionContext, inferops: InferopsResource
             sorted(f"{r.cluster}/{r.part}: {r.status}" for r in coverage if r.status not in ("ok", "absent"))
         ),
     }
-    results = []
+    results: list[dg.MaterializeResult] = []
     for key, sources in (
         ("gpu_metrics", {"gpu"}),
         ("serving_metrics", {"serving", "traffic"}),

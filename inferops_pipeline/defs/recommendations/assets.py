@@ -83,7 +83,7 @@ def recommendations(context: dg.AssetExecutionContext, inferops: InferopsResourc
             # The remediation sensor reads ids from here so it never opens DuckDB (DESIGN §2).
             "recommendation_ids": dg.MetadataValue.json([r.recommendation_id for r in recs]),
             "expected_monthly_savings_usd": dg.MetadataValue.float(
-                round(sum(r.expected_monthly_savings_usd for r in recs), 2)
+                round(sum((r.expected_monthly_savings_usd for r in recs), 0.0), 2)
             ),
             "preview": dg.MetadataValue.md(
                 markdown_preview(
