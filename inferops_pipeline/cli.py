@@ -150,9 +150,12 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
     }
 
 
+# A CRD or exporter that is simply not installed does not degrade a cluster; denials and errors do.
+_COVERAGE_RANK = {"ok": 0, "absent": 0, "sparse": 1, "denied": 2, "error": 3}
+
+
 def _coverage(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """{cluster: {status, <source>: {<part>: {status, items, detail}}}}; status is the cluster's worst part."""
-    worst = ("ok", "absent", "sparse", "denied", "error")
     clusters: dict[str, dict[str, Any]] = {}
     for row in frame.to_dict(orient="records"):
         entry = clusters.setdefault(row["cluster"], {"status": "ok"})
@@ -160,37 +163,40 @@ def _coverage(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
         if row["detail"]:
             part["detail"] = row["detail"]
         entry.setdefault(row["source"], {})[row["part"]] = part
-        if worst.index(row["status"]) > worst.index(entry["status"]):
+        if _COVERAGE_RANK[row["status"]] > _COVERAGE_RANK[entry["status"]]:
             entry["status"] = row["status"]
     return clusters
+
+
+def _degraded(entry: dict[str, Any], *statuses: str) -> list[tuple[str, str, str]]:
+    """(source, part, detail) of the parts in `statuses`, without those only skipped because another part failed."""
+    found = []
+    for source, parts in entry.items():
+        if source == "status":
+            continue
+        for part, info in parts.items():
+            detail = info.get("detail", "")
+            if info["status"] in statuses and not detail.startswith(("skipped:", "discarded:")):
+                found.append((source, part, detail))
+    return found
 
 
 def _coverage_line(clusters: dict[str, dict[str, Any]]) -> str:
     """`coverage: prod-us ok · prod-gcp denied (kubernetes deployments)` under the findings table."""
     parts = []
     for cluster, entry in clusters.items():
-        degraded = [
-            f"{source} {part}"
-            for source, items in entry.items()
-            if source != "status"
-            for part, info in items.items()
-            if info["status"] in ("denied", "error")
-        ]
+        degraded = [f"{source} {part}" for source, part, _ in _degraded(entry, "denied", "error")]
         parts.append(f"{cluster} {entry['status']}" + (f" ({', '.join(degraded)})" if degraded else ""))
     return "coverage: " + (" · ".join(parts) if parts else "not recorded")
 
 
 def _incomplete(report: dict[str, Any]) -> list[str]:
     """One line per unreadable part (status error) so a partial assessment is never mistaken for a clean one."""
-    lines = []
-    for cluster, entry in report["assessment"]["coverage"]["clusters"].items():
-        for source, parts in entry.items():
-            if source == "status":
-                continue
-            for part, info in parts.items():
-                if info["status"] == "error":
-                    lines.append(f"cluster {cluster}: {source} {part}: {info.get('detail', 'unreadable')}")
-    return lines
+    return [
+        f"cluster {cluster}: {source} {part}: {detail or 'unreadable'}"
+        for cluster, entry in report["assessment"]["coverage"]["clusters"].items()
+        for source, part, detail in _degraded(entry, "error")
+    ]
 
 
 def _print(report: dict[str, Any], output: str, out: Path | None) -> None:

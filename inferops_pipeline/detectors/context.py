@@ -125,17 +125,21 @@ def fit_for(ctx: DetectorContext, w: Workload, *, gpu_model: str, gpu_count: int
     if arch is None or spec is None or gpu_count < 1:
         return None
     current = spec.gpu_model == w.gpu_model and gpu_count == w.gpus_per_replica
-    return fit(
-        arch,
-        gpu_memory_gib=spec.memory_gib,
-        gpu_count=gpu_count,
-        gpu_memory_utilization=w.gpu_memory_utilization,  # None: the engine's default (vLLM 0.9, SGLang by TP)
-        max_model_len=w.max_model_len,
-        quantization=w.quantization or quantization_from_name(w.model),
-        kv_cache_dtype=w.kv_cache_dtype,
-        measured_kv_pool_tokens=w.metrics.kv_pool_tokens if current else None,
-        engine=w.runtime,
-    )
+    try:
+        return fit(
+            arch,
+            gpu_memory_gib=spec.memory_gib,
+            gpu_count=gpu_count,
+            gpu_memory_utilization=w.gpu_memory_utilization,  # None: the engine's default (vLLM 0.9, SGLang by TP)
+            max_model_len=w.max_model_len,
+            quantization=w.quantization or quantization_from_name(w.model),
+            kv_cache_dtype=w.kv_cache_dtype,
+            measured_kv_pool_tokens=w.metrics.kv_pool_tokens if current else None,
+            engine=w.runtime,
+        )
+    except ValueError:
+        # A quantization or KV dtype the sizing tables do not know: no tier decision rather than a guessed one.
+        return None
 
 
 def peak_kv_tokens(w: Workload) -> float | None:

@@ -67,6 +67,24 @@ _NATIVE_QUANTIZATION = {"deepseek-v3": "fp8", "gpt-oss": "mxfp4"}
 
 # Bytes per parameter of the linear layers; embeddings/lm_head stay 2 bytes.
 _LINEAR_BYTES = {"fp8": 1.0, "int8": 1.0, "awq": 0.53, "gptq": 0.53, "int4": 0.53, "mxfp4": 0.53}
+# Engine spellings (vLLM --quantization, TGI --quantize) of the schemes above; kernels do not change the bytes.
+_QUANT_ALIASES = {
+    "awq_marlin": "awq",
+    "gptq_marlin": "gptq",
+    "gptq_marlin_24": "gptq",
+    "marlin": "gptq",
+    "exl2": "int4",
+    "bitsandbytes": "int4",
+    "bitsandbytes-nf4": "int4",
+    "bitsandbytes-fp4": "int4",
+    "eetq": "int8",
+    "experts_int8": "int8",
+    "fbgemm_fp8": "fp8",
+    "modelopt": "fp8",
+    "ptpc_fp8": "fp8",
+    "fp8_e4m3": "fp8",
+    "fp8_e5m2": "fp8",
+}
 
 
 def visible_gib(nominal_gib: float) -> float:
@@ -101,6 +119,7 @@ def weight_bytes(arch: ModelArch, *, quantization: str = "") -> float:
     experts are 4-bit, so attention stays 2 B/param too. An empty `quantization` means the checkpoint's own format.
     """
     quant = (quantization or native_quantization(arch)).lower()
+    quant = _QUANT_ALIASES.get(quant, quant)
     total = arch.params_total_b * 1e9
     if quant in ("", "bf16", "bfloat16", "fp16", "float16", "half", "auto", "none"):
         return total * (4.0 if arch.torch_dtype == "float32" else 2.0)

@@ -35,5 +35,17 @@ create table if not exists workloads (
     nodes json not null,
     engine_args json not null,
     metrics json not null,
+    ready_replicas integer default 0,
+    pipeline_parallel integer default 1,
+    data_parallel integer default 1,
+    max_num_seqs bigint,
+    max_num_batched_tokens bigint,
+    dtype varchar default '',
+    prefix_caching boolean,
+    served_model_name varchar default '',
+    placement json default '{}',
+    engine_facts json default '{}',
+    platform varchar default '',
+    pods_per_replica integer default 1,
     primary key (assessment_date, cluster, namespace, kind, name)
 );

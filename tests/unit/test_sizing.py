@@ -390,3 +390,20 @@ def test_unknown_model_is_sized_from_its_name_with_low_confidence(models: ModelC
     assert f.confidence == "low" and "low confidence" in f.explain()
     assert f.weights_gib_per_gpu == pytest.approx(8e9 * 2 / GIB)  # the parsed count, bf16
     assert fit(_arch(models, L8), gpu_memory_gib=24, gpu_count=1).confidence == "high"
+
+
+@pytest.mark.parametrize(
+    ("engine_spelling", "scheme"),
+    [("awq_marlin", "awq"), ("gptq_marlin", "gptq"), ("eetq", "int8"), ("fbgemm_fp8", "fp8"), ("bitsandbytes", "int4")],
+)
+def test_engine_quantization_spellings_size_like_their_scheme(engine_spelling: str, scheme: str) -> None:
+    arch = ModelCatalog.load_bundled().resolve("meta-llama/Llama-3.1-8B-Instruct").arch
+    assert arch is not None
+    assert weight_bytes(arch, quantization=engine_spelling) == weight_bytes(arch, quantization=scheme)
+
+
+def test_unknown_quantization_is_a_clear_error() -> None:
+    arch = ModelCatalog.load_bundled().resolve("meta-llama/Llama-3.1-8B-Instruct").arch
+    assert arch is not None
+    with pytest.raises(ValueError, match="unknown quantization 'gguf-q9'"):
+        weight_bytes(arch, quantization="gguf-q9")

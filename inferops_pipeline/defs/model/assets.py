@@ -35,7 +35,7 @@ def gpu_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
             instance_type=fact.instance_type,
             capacity_type=fact.capacity_type,
             gpu_model=fact.gpu_model,
-            gpu_count=fact.gpu_capacity,
+            gpu_count=fact.gpu_count or fact.gpu_capacity,  # physical GPUs: MIG slices share one card's price
         )
         return quote.usd_hr, quote.text
 
