@@ -128,25 +128,25 @@ class Thresholds(_Strict):
         0.15, description="Required memory headroom on the smaller tier (fraction of its budget)."
     )
     undersized_fb_frac: float = Field(
-        0.97, description="GPU framebuffer used above this fraction of total → undersized."
+        0.97, description="GPU framebuffer used at or above this fraction of total → undersized."
     )
-    undersized_util_p95: float = Field(0.90, description="GPU p95 utilisation above this with queueing → undersized.")
+    undersized_util_p95: float = Field(0.90, description="GPU p95 utilisation at or above this with queueing → undersized.")
     oom_memory_frac: float = Field(
-        0.90, description="Container working set above this fraction of its limit is OOM exposure."
+        0.90, description="Container working set at or above this fraction of its limit is OOM exposure."
     )
     oom_restarts: int = Field(
         3, description="Restarts in the window at or above this count (with OOM) is OOM exposure."
     )
-    kv_pressure_p95: float = Field(0.90, description="KV-cache usage p95 above this is pressure.")
+    kv_pressure_p95: float = Field(0.90, description="KV-cache usage p95 at or above this is pressure.")
     kv_pressure_preemptions: float = Field(100.0, description="Preemptions in the window at or above this is pressure.")
     kv_pressure_waiting: float = Field(10.0, description="Max waiting requests at or above this corroborates pressure.")
     kv_oversized_max: float = Field(0.25, description="KV-cache max usage below this with a large pool is oversized.")
     kv_oversized_util_p95: float = Field(
         0.40, description="...only when the GPU is also underused (else the pool does no harm)."
     )
-    cpu_throttle_ratio: float = Field(0.25, description="CFS throttled-period ratio above this starves the engine.")
+    cpu_throttle_ratio: float = Field(0.25, description="CFS throttled-period ratio at or above this starves the engine.")
     cpu_starved_gpu_util: float = Field(0.50, description="...when GPU utilisation stays below this.")
-    burst_peak_to_mean: float = Field(3.0, description="Hourly request-rate peak/mean above this is bursty.")
+    burst_peak_to_mean: float = Field(3.0, description="Hourly request-rate peak/mean at or above this is bursty.")
     burst_min_peak_rps: float = Field(1.0, description="Ignore bursts whose peak is below this many requests/s.")
     min_hours_for_high_confidence: float = Field(20.0, description="Hours of metrics for high confidence.")
     min_hours_for_medium_confidence: float = Field(6.0, description="Hours of metrics for medium confidence.")

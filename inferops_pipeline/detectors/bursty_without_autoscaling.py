@@ -30,9 +30,12 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
         ratio = m.request_rate_peak / m.request_rate_mean
         if ratio < t.burst_peak_to_mean:
             continue
-        # With an autoscaler the average replica count follows the average load (floor of one).
-        average_replicas = max(1, math.ceil(w.running_pods / ratio))
+        # With an autoscaler the average replica count follows the average load, never below the floor
+        # (the recommendation's minReplicas); the epsilon keeps 4 / 2.0000000001 from rounding up to 3.
+        average_replicas = max(t.min_replicas_to_shrink, math.ceil(w.running_pods / ratio - 1e-9))
         saved = w.running_pods - average_replicas
+        if saved <= 0:
+            continue
         waste = monthly(saved * w.gpus_per_replica * w.gpu_hour_usd)
         found.append(
             workload_candidate(

@@ -31,7 +31,9 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
         if m.kv_usage_p95 is not None and m.kv_usage_p95 >= t.overprovisioned_kv_p95:
             continue
         # Load spread over fewer replicas: keep the busiest (p95) hour under the target utilisation.
-        needed = max(t.min_replicas_to_shrink, math.ceil(w.running_pods * m.gpu_util_p95 / t.target_util_after_scale))
+        # The epsilon keeps float noise (6 × 0.2 / 0.6 = 2.0000000000000004) from adding a replica.
+        load = w.running_pods * m.gpu_util_p95 / t.target_util_after_scale
+        needed = max(t.min_replicas_to_shrink, math.ceil(load - 1e-9))
         surplus = w.running_pods - needed
         if surplus <= 0:
             continue

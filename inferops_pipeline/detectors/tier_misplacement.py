@@ -27,7 +27,9 @@ _MAX_UTIL_AFTER = 0.8  # projected p95 utilisation on the new tier
 def best_cheaper_tier(ctx: DetectorContext, w: Workload) -> dict[str, object] | None:
     current_spec = ctx.catalogs.gpus.get(w.gpu_model)
     current = w.gpus_per_replica * w.gpu_hour_usd
-    observed_tokens = peak_kv_tokens(w) or 0.0
+    observed_tokens = peak_kv_tokens(w)
+    if observed_tokens is None:
+        return None  # without the engine's KV usage a smaller tier could starve it; never guess (DESIGN §4)
     best: dict[str, object] | None = None
     for tier in TIERS:
         spec = ctx.catalogs.gpus.get(tier)
