@@ -21,9 +21,6 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
             missing.append(f"{w.runtime} engine metrics (KV cache, queue)")
         if m.container_samples == 0:
             missing.append("container CPU/memory metrics (cAdvisor/kube-state-metrics)")
-        if m.gpu_samples and m.hours_covered < ctx.thresholds.min_hours_for_medium_confidence:
-            # Scrape gaps or a short-lived exporter: too little to judge waste with any confidence.
-            missing.append(f"complete GPU metrics (only {m.hours_covered:g} h of the window have samples)")
         if not missing:
             continue
         found.append(
