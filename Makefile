@@ -12,7 +12,10 @@ $(BIN)/inferops: pyproject.toml
 demo: $(BIN)/inferops  ## install, then assess the bundled demo fleet
 	$(BIN)/inferops assess --demo
 
-test: $(BIN)/inferops  ## install test dependencies, then run the suite and the import contract
+test: $(BIN)/inferops  ## install test dependencies, then lint, type-check, the import contract and the suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy inferops_pipeline
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pandas as pd
 import typer
@@ -66,7 +66,7 @@ def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
             status.update(f"[bold]{group}[/]…")
             selection = dg.AssetSelection.groups(group)
             result = dg.materialize(
-                ALL_ASSETS,
+                cast(list[dg.AssetsDefinition], ALL_ASSETS),  # module loading types them loosely; all are assets
                 selection=selection,
                 partition_key=partition,
                 resources=resources,

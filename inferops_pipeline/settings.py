@@ -130,7 +130,9 @@ class Thresholds(_Strict):
     undersized_fb_frac: float = Field(
         0.97, description="GPU framebuffer used at or above this fraction of total → undersized."
     )
-    undersized_util_p95: float = Field(0.90, description="GPU p95 utilisation at or above this with queueing → undersized.")
+    undersized_util_p95: float = Field(
+        0.90, description="GPU p95 utilisation at or above this with queueing → undersized."
+    )
     oom_memory_frac: float = Field(
         0.90, description="Container working set at or above this fraction of its limit is OOM exposure."
     )
@@ -144,7 +146,9 @@ class Thresholds(_Strict):
     kv_oversized_util_p95: float = Field(
         0.40, description="...only when the GPU is also underused (else the pool does no harm)."
     )
-    cpu_throttle_ratio: float = Field(0.25, description="CFS throttled-period ratio at or above this starves the engine.")
+    cpu_throttle_ratio: float = Field(
+        0.25, description="CFS throttled-period ratio at or above this starves the engine."
+    )
     cpu_starved_gpu_util: float = Field(0.50, description="...when GPU utilisation stays below this.")
     burst_peak_to_mean: float = Field(3.0, description="Hourly request-rate peak/mean at or above this is bursty.")
     burst_min_peak_rps: float = Field(1.0, description="Ignore bursts whose peak is below this many requests/s.")

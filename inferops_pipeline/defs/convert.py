@@ -63,7 +63,7 @@ def to_frame(rows: Iterable[Any], *, extra: dict[str, Any] | None = None) -> pd.
 
 
 def metric_rows(frame: pd.DataFrame) -> list[MetricRow]:
-    return [MetricRow(**record) for record in frame.to_dict(orient="records")]
+    return rows_to(MetricRow, frame)
 
 
 def pod_rows(frame: pd.DataFrame) -> list[PodRow]:

@@ -83,7 +83,7 @@ def cluster_metrics_source(config: PrometheusConfig) -> MetricsSource:
     return metrics_source(config, credentials=prometheus_credentials(config))
 
 
-class InferopsResource(dg.ConfigurableResource):  # type: ignore[misc]
+class InferopsResource(dg.ConfigurableResource):
     """Settings file plus an optional fixed window end; the warehouse path can be overridden (tests, --demo)."""
 
     config_path: str = ""

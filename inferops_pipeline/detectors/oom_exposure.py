@@ -21,7 +21,7 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
         if not (killed or crashloop or (ratio is not None and ratio >= t.oom_memory_frac)):
             continue
         reasons = []
-        if ratio is not None:
+        if ratio is not None and w.memory_limit_bytes:
             reasons.append(
                 f"working set peaked at {pct(ratio)} of the {w.memory_limit_bytes / 2**30:.0f} GiB memory limit"
             )

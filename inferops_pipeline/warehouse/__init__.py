@@ -21,6 +21,7 @@ def _schema_version() -> int:
     numbers = [int(f.name.split("_", 1)[0]) for f in (_sql_root() / "migrations").glob("*.sql")]
     return max([1, *numbers])
 
+
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 

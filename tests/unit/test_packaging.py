@@ -21,5 +21,8 @@ def test_package_data_globs_cover_sql_and_catalogs() -> None:
     data = SETUPTOOLS["package-data"]
     sql_files = [p.relative_to(ROOT / "sql").as_posix() for p in (ROOT / "sql").rglob("*") if p.is_file()]
     assert sql_files and all(any(fnmatch(f, g) for g in data["inferops_pipeline.sql"]) for f in sql_files)
-    csv_files = [p.relative_to(ROOT / "inferops_pipeline/catalog").as_posix() for p in (ROOT / "inferops_pipeline/catalog/data").iterdir()]
+    csv_files = [
+        p.relative_to(ROOT / "inferops_pipeline/catalog").as_posix()
+        for p in (ROOT / "inferops_pipeline/catalog/data").iterdir()
+    ]
     assert csv_files and all(any(fnmatch(f, g) for g in data["inferops_pipeline.catalog"]) for f in csv_files)

@@ -54,7 +54,10 @@ def findings(context: dg.AssetExecutionContext, inferops: InferopsResource) -> d
             str(r["finding_id"]): r["first_seen"]
             for r in wh.query("queries/first_seen", assessment_date=day).to_dict(orient="records")
         }
-        previous = wh.query("queries/previous_findings", assessment_date=day).to_dict(orient="records")
+        previous = [
+            {str(k): v for k, v in row.items()}
+            for row in wh.query("queries/previous_findings", assessment_date=day).to_dict(orient="records")
+        ]
         result = with_history(detect_all(ctx), assessment_date=day, first_seen=first_seen, previously_open=previous)
         frame = findings_frame(list(result))
         wh.replace_date("findings", day, frame)

@@ -146,7 +146,8 @@ def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource)
     degraded = {
         f"{row.cluster}/{row.part}": f"{row.status.value}: {row.detail}"
         for row in coverage
-        if row.status in (CoverageStatus.DENIED, CoverageStatus.ERROR) and not row.detail.startswith(("skipped", "discarded"))
+        if row.status in (CoverageStatus.DENIED, CoverageStatus.ERROR)
+        and not row.detail.startswith(("skipped", "discarded"))
     }
     shared: dict[str, Any] = {
         "clusters": len(clusters),
@@ -165,7 +166,17 @@ def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource)
             "gpu_devices_allocated": int(gpu["gpu_allocated"].sum()) if not gpu.empty else 0,
             "preview": dg.MetadataValue.md(
                 markdown_preview(
-                    gpu[["cluster", "name", "gpu_model", "gpu_capacity", "gpu_sharing", "instance_type", "capacity_type"]]
+                    gpu[
+                        [
+                            "cluster",
+                            "name",
+                            "gpu_model",
+                            "gpu_capacity",
+                            "gpu_sharing",
+                            "instance_type",
+                            "capacity_type",
+                        ]
+                    ]
                     if not gpu.empty
                     else gpu
                 )
