@@ -50,6 +50,15 @@ def _settings_with_warehouse(config: Path | None) -> Settings:
     return settings
 
 
+def _window_end(settings: Settings, at: str | None) -> datetime:
+    """--at, else the config's `at`, else now; naive times are UTC."""
+    try:
+        end = datetime.fromisoformat(at) if at else settings.window_end()
+    except ValueError:
+        raise _fail(f"--at {at!r}: not an ISO time") from None
+    return end if end.tzinfo else end.replace(tzinfo=UTC)
+
+
 def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
     import dagster as dg
 
@@ -272,11 +281,7 @@ def assess(
     elif config is None:
         raise _fail("pass --config FILE or --demo")
     settings = _settings(config)
-    try:
-        end = datetime.fromisoformat(at) if at else settings.window_end()
-    except ValueError:
-        raise _fail(f"--at {at!r}: not an ISO time") from None
-    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    end = _window_end(settings, at)
     warehouse = Path(scratch.name) / "warehouse.duckdb" if scratch else settings.warehouse
     assert config is not None
     partition = _run_graph(config, warehouse, end)
@@ -399,11 +404,7 @@ def snapshot_metrics(
     from inferops_pipeline.sources.prometheus import write_metrics_snapshot
 
     settings = _settings(config)
-    try:
-        end = datetime.fromisoformat(at) if at else settings.window_end()
-    except ValueError:
-        raise _fail(f"--at {at!r}: not an ISO time") from None
-    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    end = _window_end(settings, at)
     start = end - settings.window_delta
     frames, failed = [], []
     for cluster in settings.clusters:

@@ -1,11 +1,18 @@
--- the latest open findings before a date: source of first_seen and of resolved status
+-- the latest open findings before a date: source of first_seen and of resolved status. A cluster that could not
+-- be read on the date (a coverage error) resolves nothing: absent data is not a fix.
 with latest as (
     select max(assessment_date) as assessment_date
     from findings
     where assessment_date < $assessment_date
+),
+unreadable as (
+    select distinct cluster
+    from coverage
+    where assessment_date = $assessment_date and status = 'error'
 )
 select f.finding_id, f.first_seen, f.status, f.type, f.severity, f.confidence, f.cluster, f.namespace,
        f.workload_kind, f.workload, f.model, f.gpu_model, f.owner, f.title
 from findings as f
 join latest using (assessment_date)
-where f.status <> 'resolved';
+where f.status <> 'resolved'
+  and f.cluster not in (select cluster from unreadable);
