@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pandas as pd
 import typer
@@ -15,6 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from inferops_pipeline.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from inferops_pipeline.warehouse import Warehouse
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Assess Kubernetes GPU inference fleets.")
 audit_app = typer.Typer(help="Audit log commands.")
@@ -131,7 +136,10 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
         r["patch"], r["inverse_patch"] = json.loads(r["patch"]), json.loads(r["inverse_patch"])
         rec_records.append(r | {"assessment_date": partition})
     by_type: dict[str, dict[str, float]] = {}
-    for r in records:
+    # Exempted findings (inferops.io/ignore) are listed but never totalled; their money columns are 0 already and
+    # their dollars sit in evidence — skipping them here also keeps them out of the per-type counts.
+    counted = [r for r in records if not r.get("suppressed")]
+    for r in counted:
         entry = by_type.setdefault(r["type"], {"count": 0, "monthly_waste_usd": 0.0, "monthly_at_risk_usd": 0.0})
         entry["count"] += 1
         entry["monthly_waste_usd"] = round(entry["monthly_waste_usd"] + r["monthly_waste_usd"], 2)
@@ -152,9 +160,10 @@ def _report(warehouse: Path, partition: str, settings: Settings, at: datetime) -
         "findings": records,
         "recommendations": rec_records,
         "totals": {
-            "monthly_waste_usd": round(sum(r["monthly_waste_usd"] for r in records), 2),
-            "monthly_at_risk_usd": round(sum(r["monthly_at_risk_usd"] for r in records), 2),
+            "monthly_waste_usd": round(sum(r["monthly_waste_usd"] for r in counted), 2),
+            "monthly_at_risk_usd": round(sum(r["monthly_at_risk_usd"] for r in counted), 2),
             "by_type": by_type,
+            "suppressed": len(records) - len(counted),
         },
     }
 
@@ -304,21 +313,40 @@ def findings(
     since: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default 30 days ago.")] = None,
     type: Annotated[str | None, typer.Option("--type", help="Only this finding type.")] = None,
     output: Annotated[str, typer.Option(help="table|json|csv|markdown")] = "table",
+    open_: Annotated[
+        bool,
+        typer.Option("--open", help="One row per finding still open (findings_latest) instead of every night's rows."),
+    ] = False,
 ) -> None:
-    """Findings history from the warehouse."""
-    from inferops_pipeline.warehouse import Warehouse, connect
-
+    """Findings history from the warehouse (the findings_history / findings_latest views)."""
     settings = _settings_with_warehouse(config)
     try:
         first = date.fromisoformat(since) if since else date.today() - timedelta(days=30)
     except ValueError:
         raise _fail(f"--since {since!r}: not a date (YYYY-MM-DD)") from None
+    query = "queries/findings_open_latest" if open_ else "queries/findings_since"
+    with _read_warehouse(settings) as wh:
+        frame = wh.query(query, since=first, type=type)
+    _print_frame(frame, output)
+
+
+@contextmanager
+def _read_warehouse(settings: Settings) -> Iterator[Warehouse]:
+    """A read-only warehouse; a warehouse written by an older inferops lacks the views, which deserves one line."""
+    import duckdb
+
+    from inferops_pipeline.warehouse import Warehouse, connect
+
     con = connect(settings.warehouse, read_only=True)
     try:
-        frame = Warehouse(con).query("queries/findings_since", since=first, type=type)
+        yield Warehouse(con)
+    except duckdb.CatalogException as exc:
+        raise _fail(
+            f"{settings.warehouse}: {str(exc).splitlines()[0]} (written by an older inferops? run the pipeline once "
+            "to upgrade it)"
+        ) from None
     finally:
         con.close()
-    _print_frame(frame, output)
 
 
 def _print_frame(frame: pd.DataFrame, output: str) -> None:
@@ -343,7 +371,8 @@ def sql(
     config: Annotated[Path | None, typer.Option(help="inferops.yaml")] = None,
     output: Annotated[str, typer.Option(help="table|json|csv|markdown")] = "table",
 ) -> None:
-    """Read-only SQL over the warehouse (tables and the findings_history / fleet_daily views)."""
+    """Read-only SQL over the warehouse: tables and the views findings_history, findings_latest, fleet_daily,
+    waste_trend, top_offenders, resolved_findings, coverage_gaps."""
     import duckdb
 
     from inferops_pipeline.warehouse import read_only_query
@@ -354,6 +383,46 @@ def sql(
     except duckdb.Error as exc:
         raise _fail(f"sql: {str(exc).splitlines()[0]}") from None
     _print_frame(frame, output)
+
+
+@app.command()
+def report(
+    config: Annotated[Path | None, typer.Option(help="inferops.yaml")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Assessment date (YYYY-MM-DD); default the latest night.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="File to write; default <warehouse dir>/reports/fleet-DATE.html (as the asset).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="html|markdown")] = "html",
+) -> None:
+    """Write the nightly fleet report: the same self-contained HTML (or Markdown) the fleet_report asset writes."""
+    from inferops_pipeline.report import render_report, report_path
+    from inferops_pipeline.report.load import latest_date, load_report_data
+
+    if format not in {"html", "markdown"}:
+        raise _fail(f"--format {format!r}: expected html or markdown")
+    settings = _settings_with_warehouse(config)
+    try:
+        chosen = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise _fail(f"--date {day!r}: not a date (YYYY-MM-DD)") from None
+    with _read_warehouse(settings) as wh:
+        chosen = chosen or latest_date(wh)
+        if chosen is None:
+            raise _fail(f"{settings.warehouse}: no assessment yet (run `inferops assess` or the nightly job first)")
+        data = load_report_data(wh, chosen)
+    if data.trend.empty or str(data.trend["assessment_date"].iloc[-1])[:10] != chosen.isoformat():
+        raise _fail(f"--date {chosen}: no assessment on that date in {settings.warehouse}")
+    rendered = render_report(data)
+    target = out or report_path(settings.warehouse.parent / "reports", chosen, format)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(rendered.html if format == "html" else rendered.markdown)
+    t = rendered.totals
+    typer.echo(
+        f"{target}: {chosen} · waste {_money(t.monthly_waste_usd)}/month · at risk {_money(t.monthly_at_risk_usd)}/month"
+        f" · {t.open_findings} open findings ({t.new_findings} new, {t.resolved_findings} resolved)"
+    )
 
 
 @audit_app.command("verify")

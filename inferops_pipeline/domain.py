@@ -169,6 +169,9 @@ class GpuNode:
     hourly_cost_usd: float  # whole-node price per hour from the catalog (0 when unknown)
     gpu_hour_usd: float  # hourly_cost_usd / gpu_capacity
     price_basis: str  # which catalog row / override priced the node
+    # Who adds and removes this node: "karpenter" when Karpenter labelled it, "" when unknown (a static or
+    # cluster-autoscaler node group cannot be told apart from node labels alone).
+    autoscaler: str = ""
 
     @property
     def gpu_free(self) -> int:
@@ -226,6 +229,13 @@ class PodRow:
     role: str = ""  # prefill | decode | both (llm-d), leader | worker (LeaderWorkerSet)
     pods_per_replica: int = 1  # LeaderWorkerSet group size
     ready_replicas: int | None = None  # the owner's status.readyReplicas when it was readable
+    # Pending pods: since when (PodScheduled=False lastTransitionTime, else creationTimestamp; ISO 8601 UTC) and
+    # the scheduler's reason/message ("0/12 nodes are available: 4 Insufficient nvidia.com/gpu"); "" when scheduled.
+    pending_since: str = ""
+    pending_reason: str = ""
+    pending_message: str = ""
+    # Finding types the owner exempted with the `inferops.io/ignore` annotation (controller or pod template); "all".
+    ignore: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,14 +246,20 @@ class WorkloadMetrics:
     gpu_util_mean: float | None = None
     gpu_util_p95: float | None = None
     gpu_fb_used_max_frac: float | None = None
+    gpu_fb_free_min_frac: float | None = None  # least framebuffer free ÷ total on any GPU: the OOM headroom
+    gpu_power_mean_w: float | None = None  # DCGM_FI_DEV_POWER_USAGE window mean, averaged over the GPUs
     serving_samples: int = 0
     kv_usage_p95: float | None = None
     kv_usage_max: float | None = None
     kv_pool_tokens: float | None = None
     requests_running_max: float | None = None
+    requests_running_p95: float | None = None
+    requests_running_p99: float | None = None  # per-replica concurrency used for KV sizing (None: not collected)
     requests_waiting_max: float | None = None
     preemptions: float | None = None
     generation_tokens: float | None = None
+    prompt_tokens: float | None = None
+    request_tokens_mean: float | None = None  # (prompt + generation tokens) ÷ requests over the window
     ttft_p95_s: float | None = None
     request_rate_peak: float | None = None
     request_rate_mean: float | None = None
@@ -306,6 +322,10 @@ class Workload:
     engine_facts: dict[str, dict[str, str]] = field(default_factory=dict)
     platform: str = ""
     pods_per_replica: int = 1
+    pending_since: str = ""  # earliest pending pod's pending-since time (ISO 8601 UTC)
+    pending_reason: str = ""  # the scheduler's reason on that pod (Unschedulable, …)
+    pending_message: str = ""  # the scheduler's message on that pod
+    ignore: tuple[str, ...] = ()  # finding types exempted by `inferops.io/ignore` ("all" = every type)
 
     @property
     def monthly_cost_usd(self) -> float:
@@ -343,6 +363,10 @@ class Finding:
     monthly_at_risk_usd: float
     first_seen: date
     status: FindingStatus = FindingStatus.NEW
+    # Exempted by `inferops.io/ignore`: stored and shown, but its dollars moved into evidence
+    # (suppressed_monthly_waste_usd / suppressed_monthly_at_risk_usd) so no total counts them.
+    suppressed: bool = False
+    suppressed_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

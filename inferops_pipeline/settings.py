@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -108,27 +109,79 @@ class PricingConfig(_Strict):
 
 
 class Thresholds(_Strict):
-    idle_gpu_util: float = Field(0.05, description="Mean GPU engine-active below this over the window is idle.")
-    idle_gpu_util_p95: float = Field(0.10, description="...and p95 below this (no busy hours either).")
+    idle_gpu_util: float = Field(
+        0.05,
+        description="Default 0.05: mean GPU engine-active below this over the window is idle. A noise floor, not 0: "
+        "GR_ENGINE_ACTIVE of a loaded but unused engine reads ~1% (health probes, metrics scrapes, CUDA graph warm-up).",
+    )
+    idle_gpu_util_p95: float = Field(
+        0.10, description="Default 0.10: ...and p95 below this, so no busy hours hide behind a low mean."
+    )
+    idle_gpu_power_frac: float = Field(
+        0.40,
+        description="Default 0.40: mean power at or above this fraction of the GPU's TDP contradicts an idle "
+        "engine-active reading (an idle H100 with weights loaded draws ~10-15% of 700 W, an L4 ~25% of 72 W), so no "
+        "idle finding; without power or a known TDP the finding stands at one confidence level lower.",
+    )
+    idle_gpu_max_rps_per_replica: float = Field(
+        0.05,
+        description="Default 0.05: peak-hour requests/s per replica above this is real traffic, not idle (0.05/s = "
+        "180 requests an hour: more than probes and canaries send); such a workload is overprovisioned instead.",
+    )
     overprovisioned_util: float = Field(
-        0.30, description="Peak-hour fleet utilisation per replica below this → too many replicas."
+        0.30, description="Default 0.30: GPU p95 (the window's peak hours) per replica below this → too many replicas."
     )
     overprovisioned_kv_p95: float = Field(
-        0.30, description="KV-cache p95 below this corroborates replica overprovisioning."
+        0.30, description="Default 0.30: KV-cache p95 below this corroborates replica overprovisioning."
     )
-    min_replicas_to_shrink: int = Field(2, description="Never suggest scaling a workload below this many replicas.")
+    overprovisioned_max_waiting: float = Field(
+        4.0,
+        description="Default 4: peak waiting requests at or above this is queueing, which vetoes any replica cut "
+        "(vLLM briefly holds 1-2 requests between scheduler steps even with spare capacity; more means saturation).",
+    )
+    overprovisioned_kv_max_veto: float = Field(
+        0.80,
+        description="Default 0.80: KV-cache peak (max) at or above this vetoes a replica cut, as does any preemption: "
+        "fewer replicas would each hold more sequences and push a near-full KV cache into preemption.",
+    )
+    min_replicas_to_shrink: int = Field(
+        2, description="Default 2: never suggest scaling a workload below this many replicas (one replica is no HA)."
+    )
     target_util_after_scale: float = Field(
-        0.60, description="Per-replica peak utilisation targeted when sizing replicas."
+        0.60,
+        description="Default 0.60: per-replica GPU p95 and KV p95 targeted when sizing replicas, i.e. 40% headroom "
+        "at the window's peak for a traffic step or a lost replica before an operator reacts.",
     )
     dark_capacity_min_gpus: int = Field(
-        1, description="Free allocatable GPUs on a ready node at least this many → dark capacity."
+        1, description="Default 1: free allocatable GPUs on a ready node at least this many → dark capacity."
     )
     tier_util_p95: float = Field(0.35, description="GPU p95 utilisation below this allows a smaller GPU tier.")
     tier_fit_margin: float = Field(
-        0.15, description="Required memory headroom on the smaller tier (fraction of its budget)."
+        0.15,
+        description="Default 0.15: KV budget a smaller tier must still have free (fraction of its engine budget) "
+        "after the observed need (KV peak, p99 concurrency × request length); 15% absorbs a traffic step without "
+        "preemption and the ±1 GiB error of the activation estimate (sizing_reference §4 sensitivity).",
     )
-    undersized_fb_frac: float = Field(
-        0.97, description="GPU framebuffer used at or above this fraction of total → undersized."
+    tier_kv_headroom: float = Field(
+        2.0,
+        description="Default 2.0: a smaller tier's KV pool must hold this multiple of the busiest observed KV "
+        "moment; one day's peak is not next week's, and halving the pool doubles preemptions at that peak.",
+    )
+    tier_max_util_after: float = Field(
+        0.80,
+        description="Default 0.80: projected p95 utilisation (today's × memory-bandwidth ratio, decode is "
+        "bandwidth-bound) allowed on the proposed tier; above it queueing grows faster than load.",
+    )
+    tier_min_saving: float = Field(
+        0.20,
+        description="Default 0.20: a tier/TP move must cut the replica's hourly price by at least this fraction; "
+        "below 20% a migration is not worth its risk and the price catalog's own error.",
+    )
+    undersized_weights_frac: float = Field(
+        0.85,
+        description="Default 0.85: weights above this fraction of a GPU's CUDA-visible memory leave under 15% "
+        "for activations, CUDA graphs and KV cache (sizing_reference §5 asks for ≤ 0.75 on a new deployment; 0.85 "
+        "flags only the ones already past the point where a usable pool is possible).",
     )
     undersized_util_p95: float = Field(
         0.90, description="GPU p95 utilisation at or above this with queueing → undersized."
@@ -139,6 +192,18 @@ class Thresholds(_Strict):
     oom_restarts: int = Field(
         3, description="Restarts in the window at or above this count (with OOM) is OOM exposure."
     )
+    oom_gpu_headroom_frac: float = Field(
+        0.08,
+        description="Default 0.08: GPU framebuffer headroom (free ÷ total at the window's minimum) below this is OOM "
+        "exposure; vLLM's default 0.9 budget leaves ~10%, and the seed incident was 'eight percent from an OOM event' "
+        "(CUDA graphs, sampler spikes and NCCL buffers live in that headroom).",
+    )
+    oom_engine_util_max: float = Field(
+        0.95,
+        description="Default 0.95: --gpu-memory-utilization at or above this leaves under 5% of the card (≈1 GiB on "
+        "an L4) outside the engine, so any other process's CUDA context fails vLLM's start-up free-memory check "
+        "(sizing_reference §3 step 1) and CUDA-graph capture has no room.",
+    )
     kv_pressure_p95: float = Field(0.90, description="KV-cache usage p95 at or above this is pressure.")
     kv_pressure_preemptions: float = Field(100.0, description="Preemptions in the window at or above this is pressure.")
     kv_pressure_waiting: float = Field(10.0, description="Max waiting requests at or above this corroborates pressure.")
@@ -146,12 +211,44 @@ class Thresholds(_Strict):
     kv_oversized_util_p95: float = Field(
         0.40, description="...only when the GPU is also underused (else the pool does no harm)."
     )
-    cpu_throttle_ratio: float = Field(
-        0.25, description="CFS throttled-period ratio at or above this starves the engine."
+    kv_oversized_len_ratio: float = Field(
+        4.0,
+        description="Default 4.0: --max-model-len at or above this multiple of the observed request length "
+        "(prompt + generation per request) reserves context nobody sends; 4× leaves room for the long tail a mean "
+        "or p99 does not show. A smaller max-model-len proposed by this detector stays at or above this multiple.",
     )
-    cpu_starved_gpu_util: float = Field(0.50, description="...when GPU utilisation stays below this.")
-    burst_peak_to_mean: float = Field(3.0, description="Hourly request-rate peak/mean at or above this is bursty.")
-    burst_min_peak_rps: float = Field(1.0, description="Ignore bursts whose peak is below this many requests/s.")
+    cpu_throttle_ratio: float = Field(
+        0.25, description="Default 0.25: CFS throttled-period ratio at or above this starves the engine."
+    )
+    cpu_at_limit_frac: float = Field(
+        0.90,
+        description="Default 0.90: CPU p95 use at or above this fraction of the CPU limit also counts as starvation "
+        "(pegged at the limit; throttling counters are absent on some cgroup v2 set-ups).",
+    )
+    cpu_starved_gpu_util: float = Field(
+        0.50, description="Default 0.50: ...when GPU utilisation stays below this (a busy GPU is not waiting on CPU)."
+    )
+    cpu_node_allocatable_frac: float = Field(
+        0.92,
+        description="Default 0.92: share of an instance's vCPUs and RAM assumed allocatable to pods when judging "
+        "GPU stranding (kube/system-reserved, eviction threshold and daemonsets take ~5-10% on GPU nodes).",
+    )
+    burst_peak_to_mean: float = Field(
+        3.0, description="Default 3.0: hourly request-rate peak/mean at or above this is bursty."
+    )
+    burst_min_peak_rps: float = Field(
+        1.0, description="Default 1.0: ignore bursts whose peak is below this many requests/s (noise, not load)."
+    )
+    pending_min_minutes: float = Field(
+        10.0,
+        description="Default 10: pods pending for less than this are normal scheduling and node scale-up latency "
+        "(Karpenter brings a GPU node up in ~2-5 min); unknown durations are reported.",
+    )
+    observability_min_hours: float = Field(
+        6.0,
+        description="Default 6: GPU metrics covering fewer hours than this are too few samples to judge a workload "
+        "(every finding would be low confidence), reported as an observability gap; same as medium confidence's floor.",
+    )
     min_hours_for_high_confidence: float = Field(20.0, description="Hours of metrics for high confidence.")
     min_hours_for_medium_confidence: float = Field(6.0, description="Hours of metrics for medium confidence.")
 
@@ -162,6 +259,31 @@ class RemediationConfig(_Strict):
     max_changes_per_run: int = 5
 
 
+class ScheduleConfig(_Strict):
+    enabled: bool = Field(True, description="Run the nightly assessment on schedule (false: the schedule starts off).")
+    cron: str = Field(
+        "0 2 * * *",
+        description="When the nightly run starts (cron, in `timezone`); it assesses the previous full UTC day.",
+    )
+    timezone: str = Field("UTC", description="IANA timezone the cron expression is read in, e.g. Europe/Berlin.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"cron {value!r} must have 5 fields (minute hour day month weekday)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not an IANA timezone name") from None
+        return value
+
+
 class Settings(_Strict):
     warehouse: Path = Field(Path(".inferops/warehouse.duckdb"), description="DuckDB file.")
     window: str = Field("24h", description="Metrics window ending at the assessment time (e.g. 24h, 7d).")
@@ -170,6 +292,9 @@ class Settings(_Strict):
     pricing: PricingConfig = Field(default_factory=lambda: PricingConfig())
     thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
     remediation: RemediationConfig = Field(default_factory=lambda: RemediationConfig())
+    schedule: ScheduleConfig = Field(
+        default_factory=lambda: ScheduleConfig(), description="The nightly run: cron and timezone (02:00 UTC)."
+    )
     owner_labels: list[str] = Field(
         default_factory=lambda: ["team", "owner", "app.kubernetes.io/part-of"],
         description="Workload/namespace labels naming the team that gets paged, first match wins.",

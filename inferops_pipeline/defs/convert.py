@@ -24,7 +24,7 @@ def _clean(value: Any) -> Any:
 
 
 # JSON columns that come back from DuckDB as text and are tuples / dicts on the dataclasses.
-_JSON_TUPLES = frozenset({"engine_args", "nodes", "taints", "env_names"})
+_JSON_TUPLES = frozenset({"engine_args", "nodes", "taints", "env_names", "ignore"})
 _JSON_DICTS = frozenset({"engine_facts", "placement", "gpu_resources"})
 
 

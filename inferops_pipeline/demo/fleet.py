@@ -664,7 +664,11 @@ class _Builder:
             total += reserved
         samples = self.count_rows(row, Signal.GPU_FB_TOTAL_MIB, used_s)
         self.emit(row, Signal.GPU_FB_TOTAL_MIB, "max", total, samples)
-        power = self.add_series("DCGM_FI_DEV_POWER_USAGE", "gauge", labels, cut([round(60 + 240 * u, 1) for u in util]))
+        # Board power from idle (~15% of TDP with weights loaded) to ~90% of TDP when saturated, per GPU model.
+        gpu_spec = self.gpus.get(gpu)
+        tdp = (gpu_spec.tdp_w if gpu_spec is not None else None) or 300.0
+        watts = [round(tdp * (0.15 + 0.75 * u), 1) for u in util]
+        power = self.add_series("DCGM_FI_DEV_POWER_USAGE", "gauge", labels, cut(watts))
         self.gauge_rows(row, Signal.GPU_POWER_W, power, ("mean", "max"))
         if cluster.dcgm_sm_dram:
             sm = self.add_series("DCGM_FI_PROF_SM_ACTIVE", "gauge", labels, cut([round(0.8 * u, 4) for u in util]))

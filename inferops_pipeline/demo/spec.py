@@ -411,7 +411,7 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
         1,
         1,
         Profile(util=0.7, kv=0.6, fb_frac=0.99),
-        ("undersized_gpu",),
+        ("oom_exposure",),  # 1% framebuffer headroom: one allocation away from a CUDA OOM
     ),
     WorkloadSpec(
         "prod-gcp", "batch", "batch-gemma27b", "vllm", G27, "H100-80GB", 1, 10, Profile(util=0.6, kv=0.5), team="batch"

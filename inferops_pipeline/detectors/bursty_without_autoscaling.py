@@ -8,6 +8,7 @@ from inferops_pipeline.detectors.context import (
     Candidate,
     DetectorContext,
     base_evidence,
+    data_confidence,
     monthly,
     observed,
     usd,
@@ -37,6 +38,8 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
         if saved <= 0:
             continue
         waste = monthly(saved * w.gpus_per_replica * w.gpu_hour_usd)
+        # A burst is judged from hourly buckets: the trough corroborates that quiet hours really exist.
+        confidence, sufficiency = data_confidence(m.hours_covered, t, {"trough": m.request_rate_trough is not None})
         found.append(
             workload_candidate(
                 w,
@@ -46,11 +49,13 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                 explanation=(
                     f"Hourly request rate of {w.namespace}/{w.name} ranged {m.request_rate_trough or 0:.2f}–"
                     f"{m.request_rate_peak:.2f} req/s (mean {m.request_rate_mean:.2f}) and no HorizontalPodAutoscaler "
-                    f"targets it. Autoscaling on queue depth or KV usage would average about {average_replicas} replicas "
+                    f"(nor a KEDA ScaledObject, which works through one) targets it. Autoscaling on queue depth or KV usage would average about {average_replicas} replicas "
                     f"instead of {w.running_pods}, saving about {usd(waste)}/month."
                 ),
                 evidence={
                     **base_evidence(w),
+                    **sufficiency,
+                    "has_autoscaler": w.has_autoscaler,
                     "request_rate_peak": m.request_rate_peak,
                     "request_rate_mean": m.request_rate_mean,
                     "request_rate_trough": m.request_rate_trough,
@@ -61,6 +66,7 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                         "burst_min_peak_rps": t.burst_min_peak_rps,
                     },
                 },
+                confidence=confidence,
                 monthly_waste_usd=waste,
             )
         )

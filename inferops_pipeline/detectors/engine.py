@@ -57,12 +57,36 @@ def settle(candidates: Iterable[Candidate]) -> list[Candidate]:
     return settled
 
 
+def suppress(candidate: Candidate) -> tuple[Candidate, str]:
+    """An exempted finding keeps its row but not its dollars: they move into evidence, the money columns go to 0.
+
+    Runs after settle, so an exempted finding still holds the GPU-hours it explains: a later detector does not
+    re-claim them, and no total (CLI, views, report) needs to know about suppression to stay right. Severity drops
+    to info so `--fail-on` and paging ignore it; the severity it would have had is kept in evidence.
+    """
+    matched = sorted({candidate.type.value, "all"} & set(candidate.ignore))
+    if not matched:
+        return candidate, ""
+    by = f"annotation inferops.io/ignore={','.join(candidate.ignore)}"
+    evidence = {
+        **candidate.evidence,
+        "suppressed_monthly_waste_usd": candidate.monthly_waste_usd,
+        "suppressed_monthly_at_risk_usd": candidate.monthly_at_risk_usd,
+        "suppressed_severity": _severity(candidate).value,
+    }
+    return (
+        replace(candidate, evidence=evidence, monthly_waste_usd=0.0, monthly_at_risk_usd=0.0, severity=Severity.INFO),
+        by,
+    )
+
+
 def detect_all(ctx: DetectorContext) -> list[Finding]:
     candidates: list[Candidate] = []
     for detector in detectors():
         candidates.extend(detector.detect(ctx))
     findings = []
-    for c in settle(candidates):
+    for settled in settle(candidates):
+        c, suppressed_by = suppress(settled)
         findings.append(
             Finding(
                 finding_id=finding_id(
@@ -85,6 +109,8 @@ def detect_all(ctx: DetectorContext) -> list[Finding]:
                 monthly_waste_usd=c.monthly_waste_usd,
                 monthly_at_risk_usd=c.monthly_at_risk_usd,
                 first_seen=ctx.assessment_date,
+                suppressed=bool(suppressed_by),
+                suppressed_by=suppressed_by,
             )
         )
     return sorted(

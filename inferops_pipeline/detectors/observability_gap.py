@@ -9,6 +9,7 @@ from inferops_pipeline.domain import Confidence, FindingType, Runtime, Severity
 
 @register(FindingType.OBSERVABILITY_GAP, precedence=90)
 def detect(ctx: DetectorContext) -> list[Candidate]:
+    t = ctx.thresholds
     found = []
     for w in ctx.workloads:
         if w.running_pods == 0:
@@ -17,6 +18,12 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
         missing = []
         if m.gpu_samples == 0:
             missing.append("GPU metrics (DCGM exporter series for its GPUs)")
+        elif m.hours_covered < t.observability_min_hours:
+            # Present but too few samples: every finding would rest on a sliver of the window.
+            missing.append(
+                f"enough GPU metric samples (only {m.hours_covered:.1f} h of the window, "
+                f"{t.observability_min_hours:g} h needed)"
+            )
         if w.runtime != Runtime.UNKNOWN.value and m.serving_samples == 0:
             missing.append(f"{w.runtime} engine metrics (KV cache, queue)")
         if m.container_samples == 0:
@@ -34,7 +41,14 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                     f"{'; no '.join(missing)}. Without them no waste or risk can be judged, so none is claimed. Scrape the "
                     "engine's /metrics and make sure dcgm-exporter runs on its nodes."
                 ),
-                evidence={**base_evidence(w), "missing": missing},
+                evidence={
+                    **base_evidence(w),
+                    "missing": missing,
+                    "gpu_samples": m.gpu_samples,
+                    "serving_samples": m.serving_samples,
+                    "container_samples": m.container_samples,
+                    "thresholds": {"observability_min_hours": t.observability_min_hours},
+                },
                 confidence=Confidence.HIGH,
                 severity=Severity.INFO,
             )

@@ -45,6 +45,8 @@ def build_gpu_nodes(facts: Iterable[NodeFacts], pods: Iterable[PodRow], *, price
                 hourly_cost_usd=hourly,
                 gpu_hour_usd=hourly / fact.gpu_capacity,
                 price_basis=basis,
+                # Only Karpenter leaves a mark on its nodes; a managed node group may autoscale too, unseen here.
+                autoscaler="karpenter" if "karpenter" in fact.capacity_type_source else "",
             )
         )
     return nodes
@@ -88,6 +90,10 @@ def workload_metrics(rows: Sequence[MetricRow]) -> WorkloadMetrics:
         r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_TOTAL_MIB.value and r.stat == "max" and r.samples
     }
     fb_fracs = [fb_used[u] / fb_total[u] for u in fb_used if fb_total.get(u)]
+    fb_free = {
+        r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_FB_FREE_MIB.value and r.stat == "min" and r.samples
+    }
+    free_fracs = [fb_free[u] / fb_total[u] for u in fb_free if fb_total.get(u)]
     hourly: dict[str, float] = defaultdict(float)
     for row in rows:
         if row.signal == Signal.REQUEST_RATE.value and row.stat.startswith("h") and row.samples:
@@ -95,19 +101,37 @@ def workload_metrics(rows: Sequence[MetricRow]) -> WorkloadMetrics:
     serving = _values(rows, Signal.KV_CACHE_USAGE, "p95") or _values(rows, Signal.REQUESTS_RUNNING, "max")
     containers = _values(rows, Signal.MEMORY_WORKING_SET_BYTES, "max") or _values(rows, Signal.CPU_USAGE_CORES, "p95")
     hours = [r.value for r in rows if r.signal == Signal.GPU_UTIL.value and r.stat == "hours" and r.samples]
+    # Request length from the token counters over the request count (Σ hourly mean rate × 3600 s); the engines'
+    # length histograms are not collected, so this is a mean, and the detectors say so.
+    prompt = _agg(_values(rows, Signal.PROMPT_TOKENS, "increase"), total)
+    generation = _agg(_values(rows, Signal.GENERATION_TOKENS, "increase"), total)
+    requests = sum(hourly.values()) * 3600 if hourly else 0.0
+    request_tokens = (
+        (prompt + generation) / requests if prompt is not None and generation is not None and requests >= 1 else None
+    )
+    # Power is per physical GPU; time-sliced pods repeat one GPU's series, so average by UUID first.
+    power = {
+        r.gpu_uuid: r.value for r in rows if r.signal == Signal.GPU_POWER_W.value and r.stat == "mean" and r.samples
+    }
     return WorkloadMetrics(
         gpu_samples=sum(s.samples for s in util_mean),
         gpu_util_mean=_agg(util_mean, mean),
         gpu_util_p95=_agg(_values(rows, Signal.GPU_UTIL, "p95"), mean),
         gpu_fb_used_max_frac=max(fb_fracs) if fb_fracs else None,
+        gpu_fb_free_min_frac=min(free_fracs) if free_fracs else None,
+        gpu_power_mean_w=statistics.fmean(power.values()) if power else None,
         serving_samples=sum(s.samples for s in serving),
         kv_usage_p95=_agg(_values(rows, Signal.KV_CACHE_USAGE, "p95"), peak),
         kv_usage_max=_agg(_values(rows, Signal.KV_CACHE_USAGE, "max"), peak),
         kv_pool_tokens=_agg(_values(rows, Signal.KV_POOL_TOKENS, "max"), peak),
         requests_running_max=_agg(_values(rows, Signal.REQUESTS_RUNNING, "max"), peak),
+        requests_running_p95=_agg(_values(rows, Signal.REQUESTS_RUNNING, "p95"), peak),
+        requests_running_p99=_agg(_values(rows, Signal.REQUESTS_RUNNING, "p99"), peak),
         requests_waiting_max=_agg(_values(rows, Signal.REQUESTS_WAITING, "max"), peak),
         preemptions=_agg(_values(rows, Signal.PREEMPTIONS, "increase"), total),
-        generation_tokens=_agg(_values(rows, Signal.GENERATION_TOKENS, "increase"), total),
+        generation_tokens=generation,
+        prompt_tokens=prompt,
+        request_tokens_mean=request_tokens,
         ttft_p95_s=_agg(_values(rows, Signal.TTFT_SECONDS, "p95"), peak),
         request_rate_peak=max(hourly.values()) if hourly else None,
         request_rate_mean=statistics.fmean(hourly.values()) if hourly else None,
@@ -150,6 +174,8 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
         )
         # The pod that says the most about the engine: a LeaderWorkerSet's Ray workers carry no engine args.
         lead = max(running or members, key=lambda p: (p.runtime != "unknown", bool(p.model), p.role != "worker"))
+        # The longest-waiting pending pod says how long the workload has been short and why.
+        waiting = min((p for p in members if not p.scheduled), key=lambda p: p.pending_since or "~", default=None)
         workloads.append(
             Workload(
                 cluster=cluster,
@@ -197,6 +223,11 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
                 engine_facts=lead.engine_facts,
                 platform=lead.platform,
                 pods_per_replica=lead.pods_per_replica,
+                pending_since=waiting.pending_since if waiting else "",
+                pending_reason=waiting.pending_reason if waiting else "",
+                pending_message=waiting.pending_message if waiting else "",
+                # An exemption on any pod (a template rolled out to some pods only) counts for the workload.
+                ignore=tuple(sorted({t for p in members for t in p.ignore})),
             )
         )
     return workloads

@@ -27,6 +27,8 @@ from inferops_pipeline.inventory.quantity import parse_quantity
 from inferops_pipeline.settings import ConfigError
 
 _TERMINAL_PHASES = {"Succeeded", "Failed"}
+# Exempts a workload from finding types: "idle_gpu,dark_capacity" or "all"; on the controller or the pod template.
+IGNORE_ANNOTATION = "inferops.io/ignore"
 
 # Node labels that pin a pod to a GPU type or tier: the keys a tier move rewrites.
 GPU_TIER_KEYS: tuple[str, ...] = (
@@ -206,6 +208,32 @@ def _merge(engine: dict[str, Fact], platform: Mapping[str, Fact]) -> dict[str, F
     return merged
 
 
+def ignored_types(*annotation_maps: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Finding types named by `inferops.io/ignore` on any of the objects (comma/space separated, case-folded)."""
+    names: set[str] = set()
+    for found in annotation_maps:
+        value = (found or {}).get(IGNORE_ANNOTATION)
+        if value:
+            names.update(part.strip().lower() for part in str(value).replace(" ", ",").split(",") if part.strip())
+    return tuple(sorted(names))
+
+
+def pending_state(metadata: Mapping[str, Any], status: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(pending since, reason, message) of an unscheduled pod, from its PodScheduled=False condition."""
+    condition: Mapping[str, Any] = next(
+        (
+            c
+            for c in status.get("conditions") or []
+            if isinstance(c, Mapping) and c.get("type") == "PodScheduled" and c.get("status") == "False"
+        ),
+        {},
+    )
+    # The condition's transition time is when the scheduler first gave up; a pod it never looked at yet has
+    # only its creation time.
+    since = str(condition.get("lastTransitionTime") or metadata.get("creationTimestamp") or "")
+    return since, str(condition.get("reason") or ""), str(condition.get("message") or "")
+
+
 def pod_rows(objects: Mapping[str, Sequence[Obj]], *, cluster: str, owner_labels: Sequence[str]) -> list[PodRow]:
     """Every live GPU pod of one cluster, resolved to the workload an operator would edit."""
     resolver = OwnerResolver(objects)
@@ -261,6 +289,8 @@ def pod_rows(objects: Mapping[str, Sequence[Obj]], *, cluster: str, owner_labels
         )
         if owner.desired is None:
             unknown_desired.add(len(rows))
+        scheduled = bool(spec.get("nodeName"))
+        pending_since, pending_reason, pending_message = ("", "", "") if scheduled else pending_state(metadata, status)
         rows.append(
             PodRow(
                 cluster=cluster,
@@ -286,7 +316,7 @@ def pod_rows(objects: Mapping[str, Sequence[Obj]], *, cluster: str, owner_labels
                 memory_request_bytes=memory_request or memory_limit or 0.0,
                 memory_limit_bytes=memory_limit,
                 restarts=int(engine_status.get("restartCount", 0)),
-                scheduled=bool(spec.get("nodeName")),
+                scheduled=scheduled,
                 ready=bool(engine_status.get("ready", False)),
                 desired_replicas=owner.desired if owner.desired is not None else 0,
                 has_autoscaler=resolver.has_autoscaler(namespace, owner),
@@ -307,6 +337,12 @@ def pod_rows(objects: Mapping[str, Sequence[Obj]], *, cluster: str, owner_labels
                 role=owner.role,
                 pods_per_replica=owner.pods_per_replica,
                 ready_replicas=owner.ready,
+                pending_since=pending_since,
+                pending_reason=pending_reason,
+                pending_message=pending_message,
+                ignore=ignored_types(
+                    ((owner.top or {}).get("metadata") or {}).get("annotations"), metadata.get("annotations")
+                ),  # fmt: skip
             )
         )
     if unknown_desired:

@@ -44,7 +44,8 @@ def plan(f: Finding, w: Workload | None) -> Recommendation | None:
         inverse = _containers(w, {"limits": {"cpu": f"{w.cpu_limit:g}"}})
         rationale = f"raise the CPU limit from {w.cpu_limit:g} to {new_limit:g} cores so the engine is not throttled"
         risk = "more CPU reserved on the node; rolling restart"
-    elif f.type == FindingType.OOM_EXPOSURE and w.memory_limit_bytes:
+    # A GPU-headroom or engine-start OOM is not fixed by host memory: only the host-memory kind gets this patch.
+    elif f.type == FindingType.OOM_EXPOSURE and w.memory_limit_bytes and f.evidence.get("host_memory_exposed", True):
         working_set = float(f.evidence.get("memory_ws_max_bytes") or w.memory_limit_bytes)
         new_gib = math.ceil(max(working_set * 1.25, w.memory_limit_bytes * 1.25) / 2**30)
         action = "set_resources"

@@ -45,5 +45,9 @@ create table if not exists k8s_workloads (
     role varchar default '', -- prefill | decode | leader | worker
     pods_per_replica integer default 1, -- LeaderWorkerSet group size
     ready_replicas integer, -- owner status.readyReplicas
+    pending_since varchar default '', -- PodScheduled=False lastTransitionTime, else creationTimestamp (ISO 8601)
+    pending_reason varchar default '', -- scheduler reason, e.g. Unschedulable
+    pending_message varchar default '', -- scheduler message, e.g. 0/12 nodes are available: ...
+    ignore json default '[]', -- finding types exempted by the inferops.io/ignore annotation
     primary key (assessment_date, cluster, namespace, name)
 );

@@ -20,5 +20,6 @@ create table if not exists gpu_nodes (
     hourly_cost_usd double not null,
     gpu_hour_usd double not null,
     price_basis varchar not null,
+    autoscaler varchar default '', -- karpenter | '' (unknown)
     primary key (assessment_date, cluster, name)
 );

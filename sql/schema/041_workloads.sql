@@ -47,5 +47,9 @@ create table if not exists workloads (
     engine_facts json default '{}',
     platform varchar default '',
     pods_per_replica integer default 1,
+    pending_since varchar default '',
+    pending_reason varchar default '',
+    pending_message varchar default '',
+    ignore json default '[]',
     primary key (assessment_date, cluster, namespace, kind, name)
 );

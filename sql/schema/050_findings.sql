@@ -19,5 +19,7 @@ create table if not exists findings (
     monthly_at_risk_usd double not null,
     first_seen date not null,
     status varchar not null,
+    suppressed boolean default false, -- exempted by inferops.io/ignore: dollars moved into evidence
+    suppressed_by varchar default '', -- the annotation that exempted it
     primary key (assessment_date, finding_id)
 );

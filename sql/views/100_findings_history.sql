@@ -1,11 +1,13 @@
--- findings over time with how long each has been open; the view users query with `inferops sql`
+-- every finding row of every night, with how long it has been open; `suppressed` rows count toward no money total
 create or replace view findings_history as
 select
     f.assessment_date,
     f.finding_id,
     f.type,
     f.severity,
+    f.confidence,
     f.status,
+    coalesce(f.suppressed, false) as suppressed,
     f.cluster,
     f.namespace,
     f.workload_kind,
@@ -14,6 +16,7 @@ select
     f.model,
     f.gpu_model,
     f.title,
+    f.explanation,
     f.monthly_waste_usd,
     f.monthly_at_risk_usd,
     f.first_seen,

@@ -250,3 +250,37 @@ def test_malformed_quantity_is_bad_input_naming_the_pod() -> None:
 def test_cpu_only_pods_are_not_gpu_workloads() -> None:
     app = pod("web", "ns", pod_spec([container("web", "nginx:1.27")]), node="n")
     assert rows_of({"pods": [app]}) == []
+
+
+def test_pending_pod_records_since_reason_and_message(rows: list[PodRow]) -> None:
+    members = by_workload(rows)[("kserve-models", "LLMInferenceService", "qwen-llmisvc")]
+    pending = next(r for r in members if not r.scheduled)
+    running = next(r for r in members if r.scheduled)
+    assert pending.pending_reason == "Unschedulable"
+    assert pending.pending_message == "0/12 nodes are available: 12 Insufficient nvidia.com/gpu."
+    assert pending.pending_since  # the condition's lastTransitionTime
+    assert (running.pending_since, running.pending_reason, running.pending_message) == ("", "", "")
+
+
+def test_pending_since_falls_back_to_creation_time() -> None:
+    p = pod("p", "ns", pod_spec([container("vllm", "vllm/vllm-openai:v0.11.0", gpus=1)]))
+    p["status"] = {"phase": "Pending"}  # the scheduler has not looked at it yet: no PodScheduled condition
+    p["metadata"]["creationTimestamp"] = "2026-11-30T08:00:00Z"
+    [row] = rows_of({"pods": [p]})
+    assert (row.pending_since, row.pending_reason, row.pending_message) == ("2026-11-30T08:00:00Z", "", "")
+
+
+def test_ignore_annotation_on_controller_or_pod_template() -> None:
+    spec = pod_spec([container("vllm", "vllm/vllm-openai:v0.11.0", gpus=1)])
+    fleet = merge(
+        deployment_set("on-controller", "ns", spec, nodes=["n1"]),
+        deployment_set("on-template", "ns", spec, nodes=["n2"], template_hash="abcdef123"),
+        deployment_set("plain", "ns", spec, nodes=["n3"], template_hash="0123456ab"),
+    )
+    fleet["deployments"][0]["metadata"]["annotations"] = {"inferops.io/ignore": "idle_gpu, Dark_Capacity"}
+    for p in fleet["pods"]:
+        if p["metadata"]["name"].startswith("on-template"):
+            # pod-template annotations reach the pods the controller creates
+            p["metadata"]["annotations"] = {"inferops.io/ignore": "all"}
+    ignored = {r.workload: r.ignore for r in rows_of(fleet)}
+    assert ignored == {"on-controller": ("dark_capacity", "idle_gpu"), "on-template": ("all",), "plain": ()}

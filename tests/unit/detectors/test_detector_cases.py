@@ -35,20 +35,40 @@ MONEY_REL_TOL = 0.005
 REQUIRED_KINDS = ("positive", "negative", "boundary", "missing data")
 
 CASE_KEYS = {"name", "workload", "workloads", "nodes", "add_nodes", "thresholds", "compare", "expect", "xfail"}
-EXPECT_KEYS = {"type", "workload", "monthly_waste_usd", "monthly_at_risk_usd", "severity", "confidence", "evidence"}
+EXPECT_KEYS = {
+    "type",
+    "workload",
+    "monthly_waste_usd",
+    "monthly_at_risk_usd",
+    "severity",
+    "confidence",
+    "evidence",
+    "suppressed",
+}
 
 # What disappears when one exporter is not scraped: its sample count drops to 0 and its values to None.
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
-    "gpu": ("gpu_samples", "gpu_util_mean", "gpu_util_p95", "gpu_fb_used_max_frac"),
+    "gpu": (
+        "gpu_samples",
+        "gpu_util_mean",
+        "gpu_util_p95",
+        "gpu_fb_used_max_frac",
+        "gpu_fb_free_min_frac",
+        "gpu_power_mean_w",
+    ),
     "serving": (
         "serving_samples",
         "kv_usage_p95",
         "kv_usage_max",
         "kv_pool_tokens",
         "requests_running_max",
+        "requests_running_p95",
+        "requests_running_p99",
         "requests_waiting_max",
         "preemptions",
         "generation_tokens",
+        "prompt_tokens",
+        "request_tokens_mean",
         "ttft_p95_s",
         "request_rate_peak",
         "request_rate_mean",
@@ -130,6 +150,7 @@ def build_workload(override: dict[str, Any]) -> Workload:
     )
     fields_["nodes"] = tuple(fields_.get("nodes", ()))
     fields_["engine_args"] = tuple(fields_.get("engine_args", ()))
+    fields_["ignore"] = tuple(fields_.get("ignore", ()))
     return Workload(**fields_, metrics=WorkloadMetrics(**metrics))
 
 
@@ -254,6 +275,8 @@ def test_case(case: Case) -> None:
         for money in ("monthly_waste_usd", "monthly_at_risk_usd"):
             if money in e and not _money_ok(getattr(match, money), float(e[money])):
                 problems.append(f"{key}: {money} {getattr(match, money):,.2f}, expected {float(e[money]):,.2f}")
+        if "suppressed" in e and match.suppressed is not bool(e["suppressed"]):
+            problems.append(f"{key}: suppressed {match.suppressed}, expected {e['suppressed']}")
         for label in ("severity", "confidence"):
             if label in e and getattr(match, label).value != e[label]:
                 problems.append(f"{key}: {label} {getattr(match, label).value}, expected {e[label]}")

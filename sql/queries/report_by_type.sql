@@ -1,0 +1,14 @@
+-- the report date's open money by finding type
+with by_type as (
+    select
+        type,
+        sum(open_findings)::bigint as open_findings,
+        sum(monthly_waste_usd) as monthly_waste_usd,
+        sum(monthly_at_risk_usd) as monthly_at_risk_usd
+    from waste_trend
+    where assessment_date = $assessment_date and open_findings > 0
+    group by type
+)
+select *
+from by_type
+order by monthly_waste_usd + monthly_at_risk_usd desc, type;
