@@ -13,7 +13,14 @@ from pathlib import Path
 import dagster as dg
 
 from inferops_pipeline.catalog.prices import GpuShare, PriceCatalog
-from inferops_pipeline.settings import CONFIG_ENV, ConfigError, PrometheusConfig, Settings, load_settings
+from inferops_pipeline.settings import (
+    CONFIG_ENV,
+    ConfigError,
+    PrometheusConfig,
+    ScheduleConfig,
+    Settings,
+    load_settings,
+)
 from inferops_pipeline.sources.price_apis import (
     HttpJsonFetcher,
     JsonFetcher,
@@ -81,6 +88,13 @@ def cluster_metrics_source(config: PrometheusConfig) -> MetricsSource:
     if config.snapshot is not None:
         return metrics_source(config)
     return metrics_source(config, credentials=prometheus_credentials(config))
+
+
+def schedule_config() -> ScheduleConfig:
+    """The configured nightly schedule, or the defaults when no config file is set (the demo UI)."""
+    # Read at code-location load (schedules are definitions); a set but broken file fails the load and the UI
+    # shows its one-line reason.
+    return load_settings().schedule if os.environ.get(CONFIG_ENV) else ScheduleConfig()
 
 
 class InferopsResource(dg.ConfigurableResource):

@@ -1,12 +1,12 @@
 """The nightly job over the whole daily graph and its schedule (settings `schedule:`; default 02:00 UTC)."""
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from inferops_pipeline.defs.partitions import daily
-from inferops_pipeline.settings import CONFIG_ENV, ScheduleConfig, load_settings
+from inferops_pipeline.defs.resources import schedule_config
+from inferops_pipeline.settings import ScheduleConfig
 
 # Remediation is approval-driven (its own dynamic partitions), so the nightly run stops at the report.
 NIGHTLY_GROUPS = ("ingest", "model", "findings", "recommendations", "reports")
@@ -17,13 +17,6 @@ nightly_job = dg.define_asset_job(
     partitions_def=daily,
     description="Ingest → model → findings (+ checks) → recommendations → fleet report for one UTC day.",
 )
-
-
-def schedule_config() -> ScheduleConfig:
-    """The configured schedule, or the defaults when no config file is set (the demo UI)."""
-    # Only the config *path* is read here, at code-location load; a set but broken file fails the load, and the
-    # UI shows its one-line reason.
-    return load_settings().schedule if os.environ.get(CONFIG_ENV) else ScheduleConfig()
 
 
 def previous_utc_day(tick: datetime) -> str:

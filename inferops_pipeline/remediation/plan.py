@@ -24,8 +24,8 @@ def _replicas(f: Finding, w: Workload) -> tuple[int, str] | None:
 
 def plan(f: Finding, w: Workload | None) -> Recommendation | None:
     """None when the finding has no safe, mechanical fix (it stays a finding for a human)."""
-    if w is None or w.kind not in {"Deployment", "StatefulSet"}:
-        return None
+    if w is None or w.kind not in {"Deployment", "StatefulSet"} or f.suppressed:
+        return None  # suppressed: the owner said (inferops.io/ignore) this is intended
     action: str
     patch: dict[str, Any]
     inverse: dict[str, Any]
