@@ -763,7 +763,7 @@ class _Builder:
         if kv_s is not None:
             self.gauge_rows(s_row, Signal.KV_CACHE_USAGE, kv_s, ("mean", "p50", "p95", "p99", "max"))
         self.gauge_rows(s_row, Signal.REQUESTS_WAITING, waiting_s, ("mean", "p95", "max"))
-        self.gauge_rows(s_row, Signal.REQUESTS_RUNNING, running_s, ("mean", "p95", "max"))
+        self.gauge_rows(s_row, Signal.REQUESTS_RUNNING, running_s, ("mean", "p95", "p99", "max"))
         if prefix:
             prompt = self.add_series(
                 f"{prefix}prompt_tokens", "counter", labels, self.counter([r * STEP_S * 900 for r in requests])

@@ -530,7 +530,7 @@ QUERIES: tuple[SignalQuery, ...] = (
     # --- serving engines, per (namespace, pod, model) ---
     _serving(Signal.KV_CACHE_USAGE, [_KV_USAGE, _TRT_KV], ("mean", "p50", "p95", "p99", "max"), "max"),
     # Counts are summed across vLLM data-parallel engines (label `engine`) of one pod.
-    _serving(Signal.REQUESTS_RUNNING, [_RUNNING, _TRT_RUNNING], ("mean", "p95", "max"), "sum"),
+    _serving(Signal.REQUESTS_RUNNING, [_RUNNING, _TRT_RUNNING], ("mean", "p95", "p99", "max"), "sum"),
     _serving(Signal.REQUESTS_WAITING, [_WAITING, _TRT_WAITING], ("mean", "p95", "max"), "sum"),
     _serving(Signal.BATCH_TOKENS, [Selector("tgi_batch_current_max_tokens{}")], ("p95", "max"), "sum"),
     _counter(Signal.PREEMPTIONS, ["vllm[:_]num_preemptions_total"]),
