@@ -447,6 +447,8 @@ class _Builder:
                             "type": "PodScheduled",
                             "status": "False",
                             "reason": "Unschedulable",
+                            # The replica was added (a rollout or scale-up) the afternoon before the assessment.
+                            "lastTransitionTime": "2026-11-30T14:20:00Z",
                             "message": f"0/{len(inv['nodes'])} nodes are available: insufficient nvidia.com/gpu.",
                         }
                     ],

@@ -60,8 +60,17 @@ def pending_evidence(ctx: DetectorContext, w: Workload) -> dict[str, Any]:
     }
 
 
+def took(hours: float) -> str:
+    """A wait as an operator says it: 25 min, 7.5 h, 3 days."""
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.0f} days"
+
+
 def blocked_by(w: Workload, hours: float | None) -> str:
-    waited = f"for {hours:.1f} h" if hours is not None else "(since when unknown)"
+    waited = f"for {took(hours)}" if hours is not None else "(since when unknown)"
     said = f'; the scheduler says "{w.pending_message}"' if w.pending_message else ""
     return f"pending {waited}{said}"
 
@@ -82,7 +91,7 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                 ctx,
                 type=FindingType.PENDING_GPU_WORKLOAD,
                 title=f"{w.name}: {w.pending_pods} of {w.replicas} replicas pending for {gpus}×{w.gpu_model or 'GPU'}"
-                + (f" for {hours:.1f} h" if hours is not None else ""),
+                + (f" for {took(hours)}" if hours is not None else ""),
                 explanation=(
                     f"{w.pending_pods} replica(s) of {w.namespace}/{w.name} cannot schedule, {blocked_by(w, hours)}. "
                     f"Each needs {w.gpus_per_replica} {w.gpu_model or 'GPU'}(s) and the pool has {free} free on "
