@@ -1,4 +1,4 @@
-"""The `inferops` command: assess, findings, sql, report, audit verify, demo-fleet (DESIGN §3b)."""
+"""The `inferops` command: assess, findings, sql, report, audit verify/export, demo-fleet (DESIGN §3b)."""
 
 from __future__ import annotations
 
@@ -441,6 +441,30 @@ def audit_verify(config: Annotated[Path | None, typer.Option(help="inferops.yaml
         err.print(f"[bold red]audit chain broken at seq {broken}:[/] {reason} ({checked} rows)")
         raise typer.Exit(1)
     typer.echo(f"audit chain ok: {checked} rows")
+
+
+@audit_app.command("export")
+def audit_export(
+    config: Annotated[Path | None, typer.Option(help="inferops.yaml")] = None,
+    out: Annotated[Path | None, typer.Option(help="JSON-lines file to write (default: stdout).")] = None,
+    since_seq: Annotated[int, typer.Option(help="Only rows with seq >= this (incremental export).")] = 0,
+) -> None:
+    """Write the audit log as JSON lines (one row per line, chain order, with prev_hash and hash)."""
+    from inferops_pipeline.audit import export
+    from inferops_pipeline.warehouse import Warehouse, connect
+
+    settings = _settings_with_warehouse(config)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        lines = list(export(Warehouse(con), since_seq=since_seq))
+    finally:
+        con.close()
+    text = "".join(f"{line}\n" for line in lines)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        err.print(f"{len(lines)} audit rows → {out}")
 
 
 @app.command("demo-fleet")

@@ -382,6 +382,16 @@ class Recommendation:
     patch: dict[str, Any]
     inverse_patch: dict[str, Any]
     rationale: str
-    expected_monthly_savings_usd: float
-    expected_risk_change: str
-    status: str = "pending"
+    expected_monthly_savings_usd: float  # negative when the change costs money (e.g. a replica added for KV pressure)
+    expected_risk_change: str  # the change's own risk, in operator language (rolling restart, less headroom, ...)
+    status: str = "pending"  # pending | approved | rejected | applied | failed | superseded | rolled_back
+    # What the plan saw: apply refuses (superseded) when the spec values the patch touches differ from these.
+    target_resource_version: str = ""  # changes on any write, status too: reported, not decisive
+    target_spec_hash: str = ""  # sha256 of the touched fields' values (remediation.plan.spec_hash)
+    expected_risk_removed_usd: float = 0.0  # $/month of spend the finding put at risk that the change protects
+    scale_to_zero: bool = False  # an explicit scale-to-zero of an idle workload: the only way below 1 replica
+
+    @property
+    def risk(self) -> str:
+        """The risk of the change itself (stored as expected_risk_change)."""
+        return self.expected_risk_change

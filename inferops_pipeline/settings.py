@@ -10,7 +10,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_ENV = "INFEROPS_CONFIG"
 
@@ -63,6 +63,12 @@ class ClusterConfig(_Strict):
     prometheus: PrometheusConfig
     cloud: str = Field("aws", description="Cloud assumed when node labels do not say.")
     region: str = Field("us-east-1", description="Region assumed when node labels do not say.")
+    remediator: KubernetesConfig | None = Field(
+        None,
+        description="The write credential used only to apply approved recommendations (patch on allow-listed "
+        "namespaces, deploy/rbac/remediator.yaml). Separate from `kubernetes`, which stays read-only, so a leaked "
+        "scanner token cannot change the cluster; unset = nothing can be applied to this cluster.",
+    )
 
 
 class GpuShareConfig(_Strict):
@@ -254,9 +260,28 @@ class Thresholds(_Strict):
 
 
 class RemediationConfig(_Strict):
-    approvers: list[str] = Field(default_factory=list)
-    namespaces: list[str] = Field(default_factory=list)
-    max_changes_per_run: int = 5
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="Who may approve or reject a recommendation (the `approver` of the decision); empty = nobody.",
+    )
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces a recommendation may change (must match deploy/rbac/remediator.yaml); empty = none.",
+    )
+    max_changes_per_day: int = Field(
+        5,
+        ge=0,
+        validation_alias=AliasChoices("max_changes_per_day", "max_changes_per_run"),
+        description="Default 5: applied changes per UTC day across the fleet; more waits for tomorrow (a bad "
+        "recommendation rule cannot roll through the fleet in one night). Dry runs do not count. Old name: "
+        "max_changes_per_run.",
+    )
+    wait_for_rollout_s: float = Field(
+        0.0,
+        ge=0,
+        description="Default 0 (do not wait): seconds to wait after a patch for the rollout to become ready; when "
+        "it does not, the inverse patch is applied automatically.",
+    )
 
 
 class ScheduleConfig(_Strict):
@@ -343,6 +368,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         for section, key in (
             ("kubernetes", "snapshot"),
             ("kubernetes", "kubeconfig"),
+            ("remediator", "kubeconfig"),
             ("prometheus", "snapshot"),
             ("prometheus", "ca_file"),
             ("prometheus", "cert_file"),

@@ -1,10 +1,10 @@
-"""Append-only, sha256 hash-chained audit log: append events and verify the chain."""
+"""Append-only, sha256 hash-chained audit log: append events, verify the chain, export it as JSON lines."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,3 +79,26 @@ def verify(wh: Warehouse) -> tuple[int, int | None, str]:
             return len(rows), int(record["seq"]), "hash does not match the row's contents"
         prev = record["hash"]
     return len(rows), None, "ok"
+
+
+def export(wh: Warehouse, *, since_seq: int = 0) -> Iterator[str]:
+    """One JSON object per row in chain order, with its hashes, so an export can be re-verified elsewhere."""
+    rows = wh.query("queries/audit_export", since_seq=since_seq)
+    for record in rows.to_dict(orient="records"):
+        ts = record["ts"]
+        yield json.dumps(
+            {
+                "seq": int(record["seq"]),
+                "ts": ts.isoformat(timespec="microseconds") if hasattr(ts, "isoformat") else str(ts),
+                "actor": record["actor"],
+                "event": record["event"],
+                "subject": record["subject"],
+                # The payload stays an object (not a string) so tools like jq can query it directly.
+                "payload": json.loads(record["payload"]),
+                "run_id": record["run_id"],
+                "prev_hash": record["prev_hash"],
+                "hash": record["hash"],
+            },
+            sort_keys=True,
+            default=str,
+        )

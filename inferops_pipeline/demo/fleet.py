@@ -15,10 +15,11 @@ from typing import Any
 
 from inferops_pipeline.catalog.gpus import GpuCatalog
 from inferops_pipeline.catalog.models import ModelCatalog
-from inferops_pipeline.catalog.prices import PriceCatalog
+from inferops_pipeline.catalog.prices import InstancePrice, PriceCatalog
 from inferops_pipeline.demo import promql
 from inferops_pipeline.demo.spec import DEMO, FLEETS, ClusterSpec, FleetSpec, Profile, WorkloadSpec
-from inferops_pipeline.domain import MetricRow, Signal
+from inferops_pipeline.domain import HOURS_PER_MONTH, MetricRow, Signal
+from inferops_pipeline.settings import Thresholds
 from inferops_pipeline.sizing.memory import fit
 
 DEMO_AT = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
@@ -67,6 +68,45 @@ def _gpu_resource(spec: WorkloadSpec) -> str:
 def _ksm_resource(spec: WorkloadSpec) -> str:
     # kube-state-metrics sanitises resource names: nvidia.com/mig-1g.10gb → nvidia_com_mig_1g_10gb
     return _gpu_resource(spec).replace(".", "_").replace("/", "_").replace("-", "_")
+
+
+def _shape_base(traffic: str, hour: int) -> float:
+    """Designed relative load of one window hour, before noise and normalisation."""
+    if traffic == "flat":
+        return 1.0
+    if traffic == "bursty":
+        return 4.0 if hour in (9, 10, 14, 15) else 0.4
+    return 1.0 + 0.5 * math.sin(2 * math.pi * (hour - 8) / 24)
+
+
+@dataclass(frozen=True, slots=True)
+class NodePrice:
+    """What one demo node costs: the bundled catalog row it was built from, at its capacity type."""
+
+    hourly_usd: float
+    gpus: int
+    label: str  # cloud/region/instance_type capacity $/h
+
+    @classmethod
+    def of(cls, row: InstancePrice, capacity_type: str) -> NodePrice:
+        return cls(_row_hourly(row, capacity_type), int(row.gpu_count), _row_label(row, capacity_type))
+
+    @property
+    def gpu_hour_usd(self) -> float:
+        return self.hourly_usd / self.gpus
+
+
+def _row_hourly(row: InstancePrice, capacity_type: str) -> float:
+    if capacity_type == "spot" and row.spot_usd_hr is not None:
+        return row.spot_usd_hr
+    return row.ondemand_usd_hr
+
+
+def _row_label(row: InstancePrice, capacity_type: str) -> str:
+    return (
+        f"{row.cloud}/{row.region}/{row.instance_type} {capacity_type} "
+        f"${_row_hourly(row, capacity_type):g}/h ÷ {row.gpu_count:g} GPU"
+    )
 
 
 @dataclass
@@ -127,26 +167,30 @@ class _Builder:
         self.inventory: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
         self.metrics: list[MetricRow] = []
         self.series: list[Series] = []
-        self.truth: list[dict[str, str]] = []
+        self.truth: list[dict[str, Any]] = []
         self.healthy: list[dict[str, str]] = []
         self.uid = 0
         self.node_free: dict[str, dict[str, int]] = defaultdict(dict)  # cluster → node → free GPUs
         self.node_gpu: dict[str, dict[str, str]] = defaultdict(dict)
         self._reserved: set[str] = set()  # fragmentation-filler nodes other workloads must not use
         self.node_used: dict[str, dict[str, int]] = defaultdict(dict)  # GPU indices taken per node
+        self.node_price: dict[str, dict[str, NodePrice]] = defaultdict(dict)  # the catalog row each node was built from
 
     def next_uid(self) -> int:
         self.uid += 1
         return self.uid
 
     # ---------------------------------------------------------------- nodes
-    def instance(self, cluster: ClusterSpec, gpu: str, count: int) -> str:
+    def instance_row(self, cluster: ClusterSpec, gpu: str, count: int) -> InstancePrice:
         found = self.prices.instance_for_gpus(
             cloud=cluster.cloud, region=cluster.region, gpu_model=gpu, gpu_count=count
         )
         if found is None:
             raise ValueError(f"demo: no {count}×{gpu} instance in {cluster.cloud}/{cluster.region}")
-        return found.instance_type
+        return found
+
+    def instance(self, cluster: ClusterSpec, gpu: str, count: int) -> str:
+        return self.instance_row(cluster, gpu, count).instance_type
 
     def add_node(
         self, cluster: ClusterSpec, gpu: str, count: int, *, capacity_type: str = "on-demand", cordoned: bool = False
@@ -239,6 +283,7 @@ class _Builder:
         if gpu:
             self.node_free[cluster.name][name] = count
             self.node_gpu[cluster.name][name] = gpu
+            self.node_price[cluster.name][name] = NodePrice.of(self.instance_row(cluster, gpu, count), capacity_type)
         return name
 
     def place(self, cluster: ClusterSpec, spec: WorkloadSpec, *, spread: bool) -> list[str]:
@@ -480,13 +525,7 @@ class _Builder:
         """Relative load per sample (mean ≈ 1)."""
         curve = []
         for i in range(SAMPLES):
-            hour = i * STEP_S // 3600
-            if profile.traffic == "flat":
-                base = 1.0
-            elif profile.traffic == "bursty":
-                base = 4.0 if hour in (9, 10, 14, 15) else 0.4
-            else:
-                base = 1.0 + 0.5 * math.sin(2 * math.pi * (hour - 8) / 24)
+            base = _shape_base(profile.traffic, i * STEP_S // 3600)
             curve.append(base * (1 + self.rng.gauss(0, 0.02)))
         mean = statistics.fmean(curve)
         return [c / mean for c in curve]
@@ -872,20 +911,288 @@ class _Builder:
                 self.gpu_series(cluster, gpu, name, index, uuid, total_mib, [0.0] * SAMPLES, 0.0, None, {})
 
 
+# ---------------------------------------------------------------- expected dollars (ground truth)
+# Computed from the design itself — the catalog rows the nodes were built from, replicas, GPUs and the designed
+# profile — never from the detectors, so the scenario test compares two independent derivations of every figure.
+
+# Registry precedence as DESIGN §4 / detectors/registry.py document it: the order in which findings on one budget
+# (a workload's spend, a node's price) claim its dollars. The documented contract, restated here on purpose.
+PRECEDENCE: tuple[str, ...] = (
+    "idle_gpu",
+    "overprovisioned_replicas",
+    "bursty_without_autoscaling",
+    "dark_capacity",
+    "kv_cache_oversized",
+    "cpu_gpu_imbalance",
+    "tier_misplacement",
+    "oom_exposure",
+    "kv_cache_pressure",
+    "undersized_gpu",
+    "pending_gpu_workload",
+    "gpu_fragmentation",
+    "observability_gap",
+)
+RISK_TYPES = frozenset({"oom_exposure", "kv_cache_pressure", "undersized_gpu", "pending_gpu_workload",
+                        "gpu_fragmentation"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    waste: float
+    risk: float
+    why: str
+    settled_away: bool = False  # it claimed dollars, all already counted by an earlier finding: no finding at all
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}"
+
+
+def _rate(amount: float) -> str:
+    """A GPU-hour or replica-hour price, with the digits the catalog gives it."""
+    return f"${amount:,.4f}"
+
+
+def designed_hourly_shape(profile: Profile) -> list[float]:
+    """The designed relative load per window hour, noise-free, normalised to mean 1 (what load_curve is around)."""
+    base = [_shape_base(profile.traffic, hour) for hour in range(WINDOW_HOURS)]
+    mean = statistics.fmean(base)
+    return [b / mean for b in base]
+
+
+def designed_p95(level: float, profile: Profile) -> float:
+    """p95 over the window of a signal designed at `level` × load (per-sample shape, noise-free)."""
+    per_sample = [x for x in designed_hourly_shape(profile) for _ in range(3600 // STEP_S)]
+    return min(0.99, level * promql.quantile(0.95, per_sample))
+
+
+class _Expectations:
+    """Expected monthly_waste_usd / monthly_at_risk_usd of each injected problem, settled like DESIGN §4 says."""
+
+    def __init__(self, b: _Builder, clusters: dict[str, ClusterSpec], placed: dict[tuple[str, str, str], list[str]]):
+        self.b = b
+        self.clusters = clusters
+        self.placed = placed
+        self.t = Thresholds()  # the documented defaults the demo's inferops.yaml leaves in place
+
+    def nodes_of(self, spec: WorkloadSpec) -> list[str]:
+        return self.placed[(spec.cluster, spec.namespace, spec.name)]
+
+    def spend_hourly(self, spec: WorkloadSpec) -> tuple[float, str]:
+        """Hourly price of the GPUs its running replicas hold, replica by replica from their nodes' rows."""
+        prices = self.b.node_price[spec.cluster]
+        per_node: dict[str, int] = defaultdict(int)
+        for node in self.nodes_of(spec):
+            per_node[node] += 1
+        hourly = sum(spec.gpus * prices[n].gpu_hour_usd for n in self.nodes_of(spec))
+        groups: dict[str, int] = defaultdict(int)
+        for node, count in per_node.items():
+            groups[prices[node].label] += count
+        basis = "; ".join(f"{n} replica(s) on {label}" for label, n in sorted(groups.items()))
+        return hourly, basis
+
+    def gpu_hour(self, spec: WorkloadSpec) -> tuple[float, str]:
+        """Mean GPU-hour price over its running replicas (what one replica's GPU costs)."""
+        nodes = self.nodes_of(spec)
+        hourly, basis = self.spend_hourly(spec)
+        return hourly / (len(nodes) * spec.gpus), basis
+
+    def pending_gpu_hour(self, spec: WorkloadSpec) -> tuple[float, str]:
+        """GPU-hour the pending replicas would cost once scheduled: their siblings' nodes, else the cluster's pool of
+        that GPU, else the instance the demo's own placement would buy for one replica."""
+        if self.nodes_of(spec):
+            return self.gpu_hour(spec)
+        prices, gpus = self.b.node_price[spec.cluster], self.b.node_gpu[spec.cluster]
+        pool = sorted(n for n, g in gpus.items() if g == spec.gpu)
+        if pool:
+            labels = sorted({prices[n].label for n in pool})
+            return statistics.fmean(prices[n].gpu_hour_usd for n in pool), f"{spec.gpu} pool: {'; '.join(labels)}"
+        cluster = self.clusters[spec.cluster]
+        size = spec.gpus if spec.gpus >= 8 or self.b._has_instance(cluster, spec.gpu, spec.gpus) else 8
+        price = NodePrice.of(self.b.instance_row(cluster, spec.gpu, size), spec.capacity_type)
+        return price.gpu_hour_usd, f"no {spec.gpu} node in {spec.cluster}; one would be {price.label}"
+
+    def target_hourly(self, spec: WorkloadSpec) -> tuple[float, str]:
+        """Per-replica price of the designed target, which must hold the model (sizing physics) to be a design."""
+        target = spec.target
+        if target is None:
+            raise ValueError(f"demo design: {spec.name} expects a cheaper layout but names no target")
+        cluster = self.clusters[spec.cluster]
+        rows = [
+            r
+            for r in self.b.prices.all()
+            if r.cloud == cluster.cloud
+            and r.region == cluster.region
+            and r.gpu_model == target.gpu
+            and r.gpu_count >= 1
+        ]
+        if not rows:
+            raise ValueError(f"demo design: no {target.gpu} row in {cluster.cloud}/{cluster.region}")
+        row = min(rows, key=lambda r: (_row_hourly(r, spec.capacity_type) / r.gpu_count, r.instance_type))
+        per_gpu = _row_hourly(row, spec.capacity_type) / row.gpu_count
+        card = self.b.gpus.get(target.gpu)
+        arch = self.b.models.get(spec.model)
+        if card is None or arch is None:
+            raise ValueError(f"demo design: {target.gpu} or {spec.model} not in the bundled catalogs")
+        memory = card.memory_gib
+        share = 1.0
+        if target.mig:
+            share = self.b.gpus.mig_share(target.gpu, target.mig)
+            memory = float(int(target.mig.split("g.")[1].rstrip("gb")))
+        sized = fit(arch, gpu_memory_gib=memory, gpu_count=target.gpus, engine=spec.runtime,
+                    gpu_memory_utilization=spec.gpu_memory_utilization, max_model_len=spec.max_model_len)  # fmt: skip
+        if not sized.fits:
+            raise ValueError(f"demo design: {spec.model} does not fit its target {target}")
+        hourly = target.gpus * per_gpu * share
+        what = f"{target.mig} MIG slice ({share:.4f} of the card) of " if target.mig else f"{target.gpus}×"
+        return hourly, (
+            f"{what}{target.gpu} at {_rate(per_gpu)}/GPU-h ({_row_label(row, spec.capacity_type)}, cheapest "
+            f"in-region whole-GPU row) = {_rate(hourly)}/h per replica; KV pool there {sized.kv_pool_tokens:,} tokens"
+        )
+
+    def raw(self, spec: WorkloadSpec, problem: str) -> Expected:
+        """Dollars the problem claims before settlement against other findings on the same budget."""
+        p, t = spec.profile, self.t
+        running = spec.replicas - spec.pending
+        if problem == "observability_gap":
+            return Expected(0.0, 0.0, "info only: missing metrics never carry dollars (DESIGN §4)")
+        if problem in ("pending_gpu_workload", "gpu_fragmentation"):
+            gpu_hour, basis = self.pending_gpu_hour(spec)
+            risk = spec.pending * spec.gpus * gpu_hour * HOURS_PER_MONTH
+            note = " (the scattered free GPUs' own cost is dark_capacity's, on their nodes)" * (
+                problem == "gpu_fragmentation"
+            )
+            return Expected(0.0, risk, f"at risk: {spec.pending} pending replica(s) × {spec.gpus} {spec.gpu} × "
+                            f"{_rate(gpu_hour)}/GPU-h ({basis}) × 730 h = {_usd(risk)}{note}")  # fmt: skip
+        hourly, basis = self.spend_hourly(spec)
+        spend = hourly * HOURS_PER_MONTH
+        spent = f"{running} running replica(s) × {spec.gpus} {spec.gpu} ({basis}) = {_rate(hourly)}/h × 730 h"
+        if problem in RISK_TYPES:
+            return Expected(0.0, spend, f"at risk: the spend of every exposed replica: {spent} = {_usd(spend)}")
+        if problem == "idle_gpu":
+            return Expected(spend, 0.0, f"waste: every GPU of the running replicas: {spent} = {_usd(spend)}")
+        gpu_hour, _ = self.gpu_hour(spec)
+        if problem == "overprovisioned_replicas":
+            util, kv = designed_p95(p.util, p), designed_p95(p.kv, p)
+            target = t.target_util_after_scale
+            by_util = math.ceil(running * util / target - 1e-9)
+            by_kv = math.ceil(running * kv / target - 1e-9)
+            needed = max(t.min_replicas_to_shrink, by_util, by_kv)
+            surplus = running - needed
+            waste = surplus * spec.gpus * gpu_hour * HOURS_PER_MONTH
+            return Expected(waste, 0.0, (
+                f"waste: designed p95 GPU util {util:.3f}, KV {kv:.3f}; replicas needed at ≤{target:g} = max("
+                f"{t.min_replicas_to_shrink}, ⌈{running}×{util:.3f}/{target:g}⌉={by_util}, "
+                f"⌈{running}×{kv:.3f}/{target:g}⌉={by_kv}) = {needed}; {surplus} surplus × {spec.gpus} × "
+                f"{_rate(gpu_hour)}/GPU-h × 730 h = {_usd(waste)}"
+            ))  # fmt: skip
+        if problem == "bursty_without_autoscaling":
+            shape = designed_hourly_shape(p)
+            ratio = max(shape) / statistics.fmean(shape)
+            average = max(t.min_replicas_to_shrink, math.ceil(running / ratio - 1e-9))
+            saved = running - average
+            waste = saved * spec.gpus * gpu_hour * HOURS_PER_MONTH
+            return Expected(waste, 0.0, (
+                f"waste: designed hourly peak/mean {ratio:.2f}; an autoscaler averages max("
+                f"{t.min_replicas_to_shrink}, ⌈{running}/{ratio:.2f}⌉) = {average} replicas; {saved} saved × "
+                f"{spec.gpus} × {_rate(gpu_hour)}/GPU-h × 730 h = {_usd(waste)}"
+            ))  # fmt: skip
+        if problem == "kv_cache_oversized":
+            target_gpus = spec.target.gpus if spec.target else spec.gpus
+            freed = spec.gpus - target_gpus
+            waste = running * freed * gpu_hour * HOURS_PER_MONTH
+            return Expected(waste, 0.0, (
+                f"waste: designed KV use {p.kv:.0%} of the pool: tensor-parallel {target_gpus} instead of {spec.gpus} "
+                f"frees {freed} GPU(s) per replica: {running} × {freed} × {_rate(gpu_hour)}/GPU-h × 730 h = "
+                f"{_usd(waste)}"
+            ))  # fmt: skip
+        if problem == "cpu_gpu_imbalance":
+            util = min(0.99, p.util)
+            stalled = min(p.throttle, 1 - util)
+            waste = spend * stalled
+            return Expected(waste, 0.0, (
+                f"waste: the GPU stalls for the throttled share of time: min(designed throttle {p.throttle:g}, "
+                f"1 − util {util:g}) = {stalled:g} × ({spent} = {_usd(spend)}) = {_usd(waste)}; "
+                "by design no GPU is stranded by CPU/memory requests, so nothing is added for stranding"
+            ))  # fmt: skip
+        if problem == "tier_misplacement":
+            new, how = self.target_hourly(spec)
+            current = spec.gpus * gpu_hour
+            waste = (current - new) * running * HOURS_PER_MONTH
+            return Expected(waste, 0.0, (
+                f"waste: current {spec.gpus}×{spec.gpu} at {_rate(current)}/h per replica − designed target {how}; "
+                f"× {running} replica(s) × 730 h = {_usd(waste)}"
+            ))  # fmt: skip
+        raise ValueError(f"demo: no expected dollars defined for {problem}")
+
+    def dark(self, cluster: str, node: str, free: int) -> Expected:
+        price = self.b.node_price[cluster][node]
+        waste = free * price.gpu_hour_usd * HOURS_PER_MONTH
+        return Expected(waste, 0.0, (
+            f"waste: {free} free GPU(s) × {_rate(price.gpu_hour_usd)}/GPU-h ({price.label}) × 730 h = {_usd(waste)}"
+        ))  # fmt: skip
+
+    def settled(self, spec: WorkloadSpec) -> dict[str, Expected]:
+        """engine.settle's rule, from DESIGN §4: in precedence order, waste is capped by what the workload's spend has
+        left; its at-risk spend is counted by the first risk finding only. A problem left with no dollars is explained
+        by an earlier finding (expected 0, and no finding at all)."""
+        budget = self.spend_hourly(spec)[0] * HOURS_PER_MONTH if self.nodes_of(spec) else 0.0
+        left, risk_claimed_by = budget, ""
+        out = {}
+        for problem in sorted(spec.expect, key=PRECEDENCE.index):
+            raw = self.raw(spec, problem)
+            waste = min(raw.waste, left)
+            left -= waste
+            risk = raw.risk
+            if risk > 0 and risk_claimed_by:
+                risk = 0.0
+            elif risk > 0:
+                risk_claimed_by = problem
+            why = raw.why
+            if waste < raw.waste:
+                why += f"; settled to {_usd(waste)}: earlier findings on the workload already claimed the rest of its spend"
+            if risk < raw.risk:
+                why += f"; settled to $0: its at-risk spend is already counted by {risk_claimed_by} (same workload)"
+            out[problem] = Expected(waste, risk, why, raw.waste + raw.risk > 0 and waste + risk == 0)
+        return out
+
+
+def _truth_row(identity: dict[str, str], problem: str, expected: Expected) -> dict[str, Any]:
+    row: dict[str, Any] = identity | {
+        "type": problem,
+        "expected_monthly_waste_usd": round(expected.waste, 2),
+        "expected_monthly_at_risk_usd": round(expected.risk, 2),
+        "why": expected.why,
+    }
+    if expected.settled_away:
+        row["settled_away"] = True  # every dollar explained by an earlier finding: engine.settle drops it
+    return row
+
+
 def generate(*, seed: int = DEFAULT_SEED, fleet: str | FleetSpec = DEMO) -> DemoFleet:
     spec_fleet = FLEETS[fleet] if isinstance(fleet, str) else fleet
     b = _Builder(seed)
     by_name = {c.name: c for c in spec_fleet.clusters}
     workloads = spec_fleet.workloads
     fragmentation_pools = {(w.cluster, w.gpu) for w in workloads if "gpu_fragmentation" in w.expect}
+    placed: dict[tuple[str, str, str], list[str]] = {}
     for cluster in spec_fleet.clusters:
         b.add_node(cluster, "", 0)  # system node: CPU only, must be ignored
     for spec in workloads:
         cluster = by_name[spec.cluster]
         filler = (spec.cluster, spec.gpu) in fragmentation_pools and not spec.expect and spec.gpus == 1
         nodes = b.place(cluster, spec, spread=filler)
+        placed[(spec.cluster, spec.namespace, spec.name)] = nodes
         pods = b.add_workload(cluster, spec, nodes)
         b.add_metrics(cluster, spec, pods)
+    for cluster_name, gpu, count, reason in spec_fleet.spare_nodes:
+        cluster = by_name[cluster_name]
+        b.add_node(cluster, gpu, count, cordoned="cordoned" in reason)
+    for cluster in spec_fleet.clusters:
+        b.unallocated_gpus(cluster)
+    # Expected dollars need every node in place (a pending replica is priced like its GPU's pool).
+    expectations = _Expectations(b, by_name, placed)
+    for spec in workloads:
         identity = {
             "cluster": spec.cluster,
             "namespace": spec.namespace,
@@ -893,26 +1200,15 @@ def generate(*, seed: int = DEFAULT_SEED, fleet: str | FleetSpec = DEMO) -> Demo
             "workload": spec.name,
         }
         if spec.expect:
-            b.truth.extend(identity | {"type": t} for t in spec.expect)
+            settled = expectations.settled(spec)
+            b.truth.extend(_truth_row(identity, t, settled[t]) for t in spec.expect)
         else:
             b.healthy.append(identity)
-    for cluster_name, gpu, count, reason in spec_fleet.spare_nodes:
-        cluster = by_name[cluster_name]
-        b.add_node(cluster, gpu, count, cordoned="cordoned" in reason)
-    for cluster in spec_fleet.clusters:
-        b.unallocated_gpus(cluster)
     for cluster_name, free_by_node in b.node_free.items():
         for node, free in sorted(free_by_node.items()):
             if free > 0:
-                b.truth.append(
-                    {
-                        "cluster": cluster_name,
-                        "namespace": "",
-                        "workload_kind": "Node",
-                        "workload": node,
-                        "type": "dark_capacity",
-                    }
-                )
+                identity = {"cluster": cluster_name, "namespace": "", "workload_kind": "Node", "workload": node}
+                b.truth.append(_truth_row(identity, "dark_capacity", expectations.dark(cluster_name, node, free)))
     for cluster in spec_fleet.clusters:
         namespaces = sorted({w.namespace for w in workloads if w.cluster == cluster.name})
         b.inventory[cluster.name]["namespaces"] = [

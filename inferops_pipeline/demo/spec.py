@@ -44,6 +44,18 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """The cheaper layout a workload was designed to fit (tier_misplacement, kv_cache_oversized).
+
+    Used only for the ground truth's expected dollars; it changes nothing generated.
+    """
+
+    gpu: str  # catalog GPU key
+    gpus: int = 1  # per replica
+    mig: str = ""  # MIG profile of one card (e.g. 1g.35gb), priced at its compute share of the card
+
+
+@dataclass(frozen=True, slots=True)
 class WorkloadSpec:
     cluster: str
     namespace: str
@@ -66,6 +78,7 @@ class WorkloadSpec:
     capacity_type: str = "on-demand"
     mig: str = ""  # MIG profile (e.g. 1g.10gb): replicas share one card's instances
     gpu_gap_hours: tuple[int, int] | None = None  # [from, to) window hours without DCGM samples (scrape gap)
+    target: Target | None = None  # designed cheaper layout, for the ground truth's expected dollars only
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +176,7 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
         2,
         Profile(util=0.09, kv=0.05, traffic="flat", rps=0.4),
         ("tier_misplacement",),
+        target=Target("H200", 1, mig="1g.35gb"),
     ),
     WorkloadSpec(
         "prod-us",
@@ -175,6 +189,7 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
         1,
         Profile(util=0.34, kv=0.05, traffic="flat", rps=1.5),
         ("kv_cache_oversized",),
+        target=Target("H100-80GB", 2),
         max_model_len=32768,
     ),
     WorkloadSpec(
@@ -338,6 +353,7 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
         2,
         Profile(util=0.07, kv=0.05, traffic="flat", rps=0.3),
         ("tier_misplacement",),
+        target=Target("L4", 4),
     ),
     WorkloadSpec(
         "prod-gcp",
@@ -350,6 +366,7 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
         1,
         Profile(util=0.34, kv=0.05, traffic="flat", rps=1.2),
         ("kv_cache_oversized",),
+        target=Target("A100-80GB", 2),
         max_model_len=32768,
     ),
     WorkloadSpec(

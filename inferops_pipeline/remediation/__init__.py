@@ -1,1 +1,1 @@
-"""Remediation: plan (pure) turns findings into patches; guards and apply come with the approvals issue."""
+"""Remediation: plan (pure) turns findings into patches, guards (pure) decide, apply alone writes to a cluster."""

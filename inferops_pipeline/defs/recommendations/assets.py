@@ -1,7 +1,9 @@
 """Recommendations asset: one patch (and its inverse) per actionable finding, pending an operator's decision."""
 
+import dataclasses
 import json
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -10,10 +12,21 @@ from inferops_pipeline.audit import AuditEvent, append
 from inferops_pipeline.defs.convert import markdown_preview, to_frame, workloads
 from inferops_pipeline.defs.partitions import daily
 from inferops_pipeline.defs.resources import InferopsResource
-from inferops_pipeline.domain import Confidence, Finding, FindingStatus, FindingType, Severity
+from inferops_pipeline.domain import Confidence, Finding, FindingStatus, FindingType, Recommendation, Severity
 from inferops_pipeline.remediation.plan import plan_all
 
 GROUP = "recommendations"
+# raw_k8s_objects.kind is the API plural; recommendations target workloads by their Kind.
+TARGET_KINDS = {"deployments": "Deployment", "statefulsets": "StatefulSet"}
+
+
+def targets_from(frame: pd.DataFrame) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """(cluster, namespace, Kind, name) → the object as read that night: its resourceVersion and spec pin the plan."""
+    out: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for r in frame.to_dict(orient="records"):
+        body = json.loads(r["body"]) if isinstance(r["body"], str) else dict(r["body"] or {})
+        out[(str(r["cluster"]), str(r["namespace"]), TARGET_KINDS[str(r["kind"])], str(r["name"]))] = body
+    return out
 
 
 def findings_from(frame: pd.DataFrame) -> list[Finding]:
@@ -61,25 +74,52 @@ def findings_from(frame: pd.DataFrame) -> list[Finding]:
 def recommendations(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
     with inferops.warehouse() as wh:
-        recs = plan_all(findings_from(wh.frame_on("findings", day)), workloads(wh.frame_on("workloads", day)))
-        frame = to_frame(recs)
+        recs = plan_all(
+            findings_from(wh.frame_on("findings", day)),
+            workloads(wh.frame_on("workloads", day)),
+            targets=targets_from(wh.query("queries/raw_targets_on", assessment_date=day)),
+        )
+        # An empty night still needs the columns: the load keeps earlier decisions by joining on them.
+        frame = to_frame(recs) if recs else pd.DataFrame(columns=[f.name for f in dataclasses.fields(Recommendation)])
         wh.replace_date("recommendations", day, frame)
+        # Earlier nights' pending recommendations whose finding resolved tonight no longer apply.
+        superseded = wh.query("queries/recommendations_resolved", assessment_date=day)
+        with wh.transaction():
+            wh.run("load/recommendations_supersede_resolved", assessment_date=day)
         append(
             wh,
-            (
-                AuditEvent(
-                    "inferops",
-                    "recommendation.raised",
-                    r.recommendation_id,
-                    {"date": day, "action": r.action, "patch": r.patch},
-                )
-                for r in recs
-            ),
+            [
+                *(
+                    AuditEvent(
+                        "inferops",
+                        "recommendation.raised",
+                        r.recommendation_id,
+                        {
+                            "date": day,
+                            "action": r.action,
+                            "patch": r.patch,
+                            "target_resource_version": r.target_resource_version,
+                            "target_spec_hash": r.target_spec_hash,
+                        },
+                    )
+                    for r in recs
+                ),
+                *(
+                    AuditEvent(
+                        "inferops",
+                        "recommendation.superseded",
+                        str(row["recommendation_id"]),
+                        {"date": day, "raised_on": row["assessment_date"], "why": "finding resolved"},
+                    )
+                    for row in superseded.to_dict(orient="records")
+                ),
+            ],
             run_id=context.run_id,
         )
     return dg.MaterializeResult(
         metadata={
             "recommendations": len(frame),
+            "superseded": len(superseded),
             # The remediation sensor reads ids from here so it never opens DuckDB (DESIGN §2).
             "recommendation_ids": dg.MetadataValue.json([r.recommendation_id for r in recs]),
             "expected_monthly_savings_usd": dg.MetadataValue.float(

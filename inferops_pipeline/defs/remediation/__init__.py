@@ -1,0 +1,1 @@
+"""Approval inbox, remediation asset and rollback job."""
