@@ -395,6 +395,10 @@ class _Builder:
             selector = {"nvidia.com/gpu.product": _GFD_PRODUCT[spec.gpu]}
         elif cluster.labelling == "gke":
             selector = {"cloud.google.com/gke-accelerator": _GKE_ACCELERATOR[spec.gpu]}
+        elif spec.pending == spec.replicas:
+            # Without GPU labels a team that wants a GPU it has no node of pins the instance type it needs.
+            size = spec.gpus if spec.gpus >= 8 or self._has_instance(cluster, spec.gpu, spec.gpus) else 8
+            selector = {"node.kubernetes.io/instance-type": self.instance(cluster, spec.gpu, size)}
         pod_spec = {
             "containers": [container],
             "nodeSelector": selector,

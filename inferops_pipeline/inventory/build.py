@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from inferops_pipeline.domain import GpuNode, MetricRow, PodRow, Signal, Workload, WorkloadMetrics
 from inferops_pipeline.inventory.nodes import NodeFacts
@@ -150,7 +151,44 @@ def _first(values: Iterable[float | int | None]) -> float | None:
     return next((float(v) for v in values if v is not None), None)
 
 
-def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: Iterable[MetricRow]) -> list[Workload]:
+@dataclass(frozen=True, slots=True)
+class PendingPrice:
+    """What a workload with no running pod would cost, priced from the GPU or instance type it asks for."""
+
+    gpu_model: str
+    gpu_memory_gib: float
+    gpu_hour_usd: float
+    price_basis: str
+    cloud: str
+    region: str
+
+
+# (cluster, GPU model hint, instance-type hint, GPUs per replica) → price; the model stage closes it over the catalog.
+PendingPricer = Callable[[str, str, str, int], PendingPrice | None]
+
+_INSTANCE_TYPE_KEYS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+
+
+def instance_type_hint(placement: Mapping[str, Any]) -> str:
+    """Instance type a pod is pinned to (nodeSelector, or a required `In` with one value)."""
+    selector = placement.get("node_selector") or {}
+    for key in _INSTANCE_TYPE_KEYS:
+        if selector.get(key):
+            return str(selector[key])
+    for term in placement.get("required") or []:
+        for expr in term:
+            if expr.get("key") in _INSTANCE_TYPE_KEYS and expr.get("operator") == "In" and len(expr["values"]) == 1:
+                return str(expr["values"][0])
+    return ""
+
+
+def build_workloads(
+    pods: Sequence[PodRow],
+    nodes: Sequence[GpuNode],
+    metrics: Iterable[MetricRow],
+    *,
+    price_pending: PendingPricer | None = None,
+) -> list[Workload]:
     by_node = {(n.cluster, n.name): n for n in nodes}
     index = MetricIndex(metrics)
     groups: dict[tuple[str, str, str, str], list[PodRow]] = defaultdict(list)
@@ -162,13 +200,19 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
         placed = [by_node[(p.cluster, p.node)] for p in running if (p.cluster, p.node) in by_node]
         # Pending pods have no node: price them like the cluster's nodes of the GPU they ask for.
         hint = next((p.gpu_hint for p in members if p.gpu_hint), "")
-        peers = (
-            placed
-            or [n for n in nodes if n.cluster == cluster and n.gpu_model == hint]
-            or [n for n in nodes if n.cluster == cluster]
+        instance_type = next((t for p in members if (t := instance_type_hint(p.placement))), "")
+        peers = placed or [n for n in nodes if n.cluster == cluster and n.gpu_model == hint and hint]
+        # Nothing running and no node of the asked-for GPU: price what the pod asks for from the catalog rather
+        # than borrow an unrelated node's price.
+        asked = (
+            price_pending(cluster, hint, instance_type, max((p.gpus for p in members), default=0))
+            if not peers and price_pending and (hint or instance_type)
+            else None
         )
+        if not peers and asked is None:
+            peers = [n for n in nodes if n.cluster == cluster]
         reference = placed[0] if placed else (peers[0] if peers else None)
-        gpu_hour = statistics.fmean(n.gpu_hour_usd for n in peers) if peers else 0.0
+        gpu_hour = statistics.fmean(n.gpu_hour_usd for n in peers) if peers else (asked.gpu_hour_usd if asked else 0.0)
         hourly = sum(
             p.gpus * by_node[(p.cluster, p.node)].gpu_hour_usd for p in running if (p.cluster, p.node) in by_node
         )
@@ -186,8 +230,8 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
                 runtime=lead.runtime,
                 model=lead.model,
                 container=lead.container,
-                gpu_model=reference.gpu_model if reference else hint,
-                gpu_memory_gib=reference.gpu_memory_gib if reference else 0.0,
+                gpu_model=reference.gpu_model if reference else (asked.gpu_model if asked else hint),
+                gpu_memory_gib=reference.gpu_memory_gib if reference else (asked.gpu_memory_gib if asked else 0.0),
                 replicas=lead.desired_replicas,
                 running_pods=len(running),
                 pending_pods=len(members) - len(running),
@@ -202,12 +246,14 @@ def build_workloads(pods: Sequence[PodRow], nodes: Sequence[GpuNode], metrics: I
                 memory_request_bytes=lead.memory_request_bytes,
                 memory_limit_bytes=_first(p.memory_limit_bytes for p in members),
                 has_autoscaler=lead.has_autoscaler,
-                cloud=reference.cloud if reference else "",
-                region=reference.region if reference else "",
+                cloud=reference.cloud if reference else (asked.cloud if asked else ""),
+                region=reference.region if reference else (asked.region if asked else ""),
                 capacity_type=reference.capacity_type if reference else "on-demand",
                 gpu_hour_usd=gpu_hour,
                 hourly_cost_usd=hourly,
-                price_basis=reference.price_basis if reference else "no GPU node in cluster to price against",
+                price_basis=reference.price_basis
+                if reference
+                else (asked.price_basis if asked else "no GPU node in cluster to price against"),
                 nodes=tuple(sorted({p.node for p in running})),
                 engine_args=lead.engine_args,
                 metrics=workload_metrics(index.for_pods(members)),

@@ -26,14 +26,8 @@ Key = tuple[str, str, str, str, str]  # cluster, namespace, workload_kind, workl
 Row = tuple[str, str, str, str, str, float, float]  # Key + monthly_waste_usd, monthly_at_risk_usd
 
 # Dollar comparisons where the pipeline, not the ground truth, is wrong: reported to the detector owners.
-DETECTOR_DISAGREEMENTS: dict[Key, str] = {
-    ("staging-eu", "staging", "Deployment", "stage-llama70b", "pending_gpu_workload"): (
-        "pending replica of 8×A100-80GB on a cluster without GPU labels and no A100 node: inventory/build.py prices "
-        "it at the mean GPU-hour of whatever GPU nodes the cluster has (L4/A10G/L40S, incl. a spot node, $1.617) "
-        "and labels it L40S with price_basis 'exact'; the ground truth prices the 8×A100-80GB it asks for "
-        "(p4de.24xlarge in eu-central-1, $4.29/GPU-h)"
-    ),
-}
+# Findings whose dollars knowingly differ from the ground truth (none today), with the reason.
+DETECTOR_DISAGREEMENTS: dict[Key, str] = {}
 
 
 def _materialize(config: Path, warehouse: Path) -> None:

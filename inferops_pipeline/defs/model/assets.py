@@ -1,5 +1,6 @@
 """Model assets: GPU nodes with allocation and price, and one row per model deployment with its metrics."""
 
+from collections import Counter
 from datetime import date
 
 import dagster as dg
@@ -8,7 +9,7 @@ from inferops_pipeline.defs.convert import markdown_preview, metric_rows, pod_ro
 from inferops_pipeline.defs.partitions import daily
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.domain import GpuNode
-from inferops_pipeline.inventory.build import build_gpu_nodes, build_workloads
+from inferops_pipeline.inventory.build import PendingPrice, PendingPricer, build_gpu_nodes, build_workloads
 from inferops_pipeline.inventory.nodes import NodeFacts
 
 GROUP = "model"
@@ -59,6 +60,40 @@ def gpu_nodes(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
     )
 
 
+def _pending_pricer(inferops: InferopsResource, nodes: list[GpuNode]) -> PendingPricer:
+    """Prices a workload with nothing running from the instance type or GPU its pods ask for, in its cluster's
+    cloud/region (from its nodes, else the cluster's configured defaults)."""
+    prices = inferops.prices
+    configured = {c.name: (c.cloud, c.region) for c in inferops.settings.clusters}
+
+    def price(cluster: str, gpu_model: str, instance_type: str, gpus: int) -> PendingPrice | None:
+        where = Counter((n.cloud, n.region) for n in nodes if n.cluster == cluster and n.cloud)
+        cloud, region = where.most_common(1)[0][0] if where else configured.get(cluster, ("", ""))
+        found = prices.lookup(cloud=cloud, region=region, instance_type=instance_type) if instance_type else None
+        row = found[0] if found else None
+        if row is None and gpu_model and gpus > 0:
+            row = prices.instance_for_gpus(cloud=cloud, region=region, gpu_model=gpu_model, gpu_count=gpus)
+        if row is None or row.gpu_count <= 0:
+            return None
+        quote = prices.quote(
+            cloud=cloud,
+            region=region,
+            instance_type=row.instance_type,
+            gpu_model=row.gpu_model,
+            gpu_count=row.gpu_count,
+        )
+        return PendingPrice(
+            gpu_model=row.gpu_model,
+            gpu_memory_gib=row.gpu_memory_gib,
+            gpu_hour_usd=quote.usd_hr / row.gpu_count,
+            price_basis=quote.text,
+            cloud=cloud,
+            region=region,
+        )
+
+    return price
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=daily,
@@ -80,7 +115,9 @@ def workloads(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
     with inferops.warehouse() as wh:
         nodes = rows_to(GpuNode, wh.frame_on("gpu_nodes", day))
         pods = pod_rows(wh.frame_on("k8s_workloads", day))
-        built = build_workloads(pods, nodes, metric_rows(wh.frame_on("metrics", day)))
+        built = build_workloads(
+            pods, nodes, metric_rows(wh.frame_on("metrics", day)), price_pending=_pending_pricer(inferops, nodes)
+        )
         frame = to_frame(built)
         wh.replace_date("workloads", day, frame)
     return dg.MaterializeResult(
