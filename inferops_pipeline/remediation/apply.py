@@ -210,8 +210,8 @@ def apply_recommendation(
         return _failed("apply", exc, events, diff, rv)
     new_rv = _rv(result)
     diff = _diff(current, result, rec.patch)
-    _emit(writer, rec, result, "InferopsRemediationApplied",
-          f"{rec.action} {rec.recommendation_id} approved by {approver}: {reason}. {rec.rationale}", events)  # fmt: skip
+    message = f"{rec.action} {rec.recommendation_id} approved by {approver}: {reason}. {rec.rationale}"
+    _emit(writer, rec, result, "InferopsRemediationApplied", message, events)
     if wait_ready_s > 0:
         try:
             ready = writer.rollout_ready(rec.target_kind, rec.namespace, rec.target_name, timeout_s=wait_ready_s)

@@ -548,6 +548,8 @@ def plan(
     if chosen is None:
         return None
     action, patch, rationale, risk, savings, to_zero = chosen
+    if values_in_place(obj, patch):
+        return None  # the object already has these values: nothing to recommend
     return Recommendation(
         recommendation_id=f"{f.finding_id}-{action}",
         finding_id=f.finding_id,

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REPO = Path(__file__).resolve().parents[2]
@@ -175,3 +176,39 @@ def start_dagster(home: Path, pg: Postgres, env: dict[str, str], *, daemon: bool
             stack.stop()
             raise TimeoutError(f"dagster webserver not ready in 120 s; see {logs}")
         time.sleep(0.5)
+
+
+# ------------------------------------------------------------------------------------ the demo fleet, approvable
+
+APPROVER = "alice@example.com"
+
+
+def inventory(directory: Path) -> dict[str, list[dict[str, Any]]]:
+    """A kubectl-JSON snapshot dir as FakeKubeApi seed objects."""
+    return {f.stem: json.loads(f.read_text())["items"] for f in sorted(directory.glob("*.json"))}
+
+
+def remediation_config(demo_dir: Path, root: Path, api_url: str) -> Path:
+    """The demo config with prod-us read live from the fake API and a remediator credential for it only."""
+    import yaml
+
+    from fakes.kube_api import write_kubeconfig
+
+    config = yaml.safe_load((demo_dir / "inferops.yaml").read_text())
+    kubeconfig = write_kubeconfig(root / "kubeconfig", {"scanner": api_url, "remediator": api_url})
+    for cluster in config["clusters"]:
+        cluster["prometheus"]["snapshot"] = str(demo_dir / cluster["prometheus"]["snapshot"])
+        if cluster["name"] == "prod-us":
+            cluster["kubernetes"] = {"kubeconfig": str(kubeconfig), "context": "scanner"}
+            cluster["remediator"] = {"kubeconfig": str(kubeconfig), "context": "remediator"}
+        else:
+            cluster["kubernetes"]["snapshot"] = str(demo_dir / cluster["kubernetes"]["snapshot"])
+    config["warehouse"] = str(root / "warehouse.duckdb")
+    config["remediation"] = {
+        "approvers": [APPROVER],
+        "namespaces": ["llm-serving", "inference", "search", "research"],
+        "max_changes_per_day": 5,
+    }
+    path = root / "inferops.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -17,11 +17,19 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
-import yaml
 from dagster._core.instance.ref import InstanceRef
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
-from fakes.dagster_stack import DagsterStack, Postgres, available, start_dagster, start_postgres
-from fakes.kube_api import FakeKubeApi, write_kubeconfig
+from fakes.dagster_stack import (
+    APPROVER,
+    DagsterStack,
+    Postgres,
+    available,
+    inventory,
+    remediation_config,
+    start_dagster,
+    start_postgres,
+)
+from fakes.kube_api import FakeKubeApi
 from typer.testing import CliRunner
 
 from inferops_pipeline.cli import app
@@ -31,7 +39,6 @@ from inferops_pipeline.defs.remediation.sensors import recommendation_inbox
 from inferops_pipeline.defs.resources import InferopsResource
 
 PARTITION = "2026-11-30"
-APPROVER = "alice@example.com"
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
 
@@ -46,38 +53,12 @@ class Env:
     client: DagsterGraphQLClient
 
 
-def _inventory(directory: Path) -> dict[str, list[dict[str, Any]]]:
-    return {f.stem: json.loads(f.read_text())["items"] for f in sorted(directory.glob("*.json"))}
-
-
-def write_config(demo_dir: Path, root: Path, api_url: str) -> Path:
-    """The demo config with prod-us read live from the fake API and a remediator credential for it only."""
-    config = yaml.safe_load((demo_dir / "inferops.yaml").read_text())
-    kubeconfig = write_kubeconfig(root / "kubeconfig", {"scanner": api_url, "remediator": api_url})
-    for cluster in config["clusters"]:
-        cluster["prometheus"]["snapshot"] = str(demo_dir / cluster["prometheus"]["snapshot"])
-        if cluster["name"] == "prod-us":
-            cluster["kubernetes"] = {"kubeconfig": str(kubeconfig), "context": "scanner"}
-            cluster["remediator"] = {"kubeconfig": str(kubeconfig), "context": "remediator"}
-        else:
-            cluster["kubernetes"]["snapshot"] = str(demo_dir / cluster["kubernetes"]["snapshot"])
-    config["warehouse"] = str(root / "warehouse.duckdb")
-    config["remediation"] = {
-        "approvers": [APPROVER],
-        "namespaces": ["llm-serving", "inference", "search", "research"],
-        "max_changes_per_day": 5,
-    }
-    path = root / "inferops.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 @pytest.fixture(scope="module")
 def env(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("remediation")
     started = time.monotonic()
-    with FakeKubeApi(_inventory(demo_dir / "inventory" / "prod-us")) as api:
-        config = write_config(demo_dir, root, api.url)
+    with FakeKubeApi(inventory(demo_dir / "inventory" / "prod-us")) as api:
+        config = remediation_config(demo_dir, root, api.url)
         pg = start_postgres()
         try:
             stack = start_dagster(root / "dagster_home", pg, {"INFEROPS_CONFIG": str(config)})
@@ -349,7 +330,9 @@ def test_superseded_when_the_finding_resolves_and_audit_chain_holds(env: Env, in
     nightly(env, "2026-12-01")
     statuses = {
         r["recommendation_id"]: r["status"]
-        for r in rows(env, "select recommendation_id, status from recommendations where assessment_date = $d", d=PARTITION)
+        for r in rows(
+            env, "select recommendation_id, status from recommendations where assessment_date = $d", d=PARTITION
+        )
     }
     assert statuses[pending["recommendation_id"]] == "superseded"
     assert {"rejected", "rolled_back"} <= set(statuses.values())  # decisions survive later nights

@@ -145,6 +145,8 @@ def test_settings_accept_the_old_budget_name(key: str) -> None:
     assert settings.remediation.max_changes_per_day == 7 and settings.remediation.wait_for_rollout_s == 120
     remediator = settings.clusters[0].remediator
     assert remediator is not None and remediator.context == "remediator"
-    assert RemediationConfig().wait_for_rollout_s == 0 and settings_from_dict(
-        {"clusters": raw["clusters"][:1]}, source="t"
-    ).clusters[0].kubernetes.context == "scanner"
+    assert (
+        RemediationConfig().wait_for_rollout_s == 0
+        and settings_from_dict({"clusters": raw["clusters"][:1]}, source="t").clusters[0].kubernetes.context
+        == "scanner"
+    )

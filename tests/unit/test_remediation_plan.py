@@ -38,13 +38,23 @@ NS = "llm-serving"
 DAY = date(2026, 12, 1)
 
 
-def vllm_deployment(*, command: list[str] | None = None, selector: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:
+def vllm_deployment(
+    *, command: list[str] | None = None, selector: dict[str, str] | None = None, **kw: Any
+) -> dict[str, Any]:
     engine = container(
         "vllm",
         "vllm/vllm-openai:v0.11.0",
         command=command
-        or ["vllm", "serve", "Qwen/Qwen3-8B", "--tensor-parallel-size", "2", "--max-model-len", "32768",
-            "--gpu_memory_utilization=0.95"],  # fmt: skip
+        or [
+            "vllm",
+            "serve",
+            "Qwen/Qwen3-8B",
+            "--tensor-parallel-size",
+            "2",
+            "--max-model-len",
+            "32768",
+            "--gpu_memory_utilization=0.95",
+        ],  # fmt: skip
         env_vars=[{"name": "HF_TOKEN", "value": "hf_secretsecretsecret"}, {"name": "MODEL_ID", "value": "x"}],
         gpus=2,
         cpu="8",
@@ -157,7 +167,9 @@ def test_plan_then_inverse_restores_the_object_exactly(case: str) -> None:
 def test_patch_contents_per_action() -> None:
     template = lambda rec: rec.patch["spec"]["template"]["spec"]  # noqa: E731
     idle = planned("idle")
-    assert idle is not None and idle.patch == {"spec": {"replicas": 0}} and idle.inverse_patch == {"spec": {"replicas": 4}}
+    assert (
+        idle is not None and idle.patch == {"spec": {"replicas": 0}} and idle.inverse_patch == {"spec": {"replicas": 4}}
+    )
     assert idle.scale_to_zero and idle.expected_monthly_savings_usd == 1000.0
     over = planned("overprovisioned")
     assert over is not None and over.patch == {"spec": {"replicas": 2}} and not over.scale_to_zero
@@ -169,7 +181,9 @@ def test_patch_contents_per_action() -> None:
     assert arg is not None and "--gpu_memory_utilization=0.9" in template(arg)["containers"][0]["command"]
     kv = planned("kv_pressure")
     assert kv is not None and template(kv)["containers"][0]["command"][-2:] == ["--kv-cache-dtype", "fp8"]
-    assert kv.inverse_patch["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "--gpu_memory_utilization=0.95"
+    assert (
+        kv.inverse_patch["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "--gpu_memory_utilization=0.95"
+    )
     assert kv.expected_risk_removed_usd == 23360.0 and kv.expected_monthly_savings_usd == 0.0
     tier = planned("tier")
     assert tier is not None
@@ -184,7 +198,9 @@ def test_patch_contents_per_action() -> None:
 
 
 def test_sglang_spelling_and_appended_flag() -> None:
-    obj = vllm_deployment(command=["python3", "-m", "sglang.launch_server", "--model-path", "Qwen/Qwen3-8B", "--tp", "2"])
+    obj = vllm_deployment(
+        command=["python3", "-m", "sglang.launch_server", "--model-path", "Qwen/Qwen3-8B", "--tp", "2"]
+    )
     rec = planned("kv_pressure", obj, runtime="sglang", engine_facts={})
     assert rec is not None
     assert rec.patch["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == ["--kv-cache-dtype", "fp8"]
@@ -237,16 +253,22 @@ def test_tier_moves_that_need_a_human(why: str, obj: dict[str, Any]) -> None:
 def test_tier_move_without_a_pin_adds_the_gfd_selector_and_inverse_removes_it() -> None:
     obj = vllm_deployment(selector={})
     rec = planned("tier", obj)
-    assert rec is not None and rec.patch["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L40S"}
+    assert rec is not None and rec.patch["spec"]["template"]["spec"]["nodeSelector"] == {
+        "nvidia.com/gpu.product": "NVIDIA-L40S"
+    }
     assert rec.inverse_patch["spec"]["template"]["spec"]["nodeSelector"] is None
     assert strategic_merge(strategic_merge(obj, rec.patch), rec.inverse_patch) == obj
 
 
 def test_mig_and_unsupported_proposals_are_left_to_a_human() -> None:
-    mig = finding(FindingType.TIER_MISPLACEMENT, {"proposed": {"kind": "mig_slice", "gpu_model": "A100-80GB", "gpu_count": 1}})
+    mig = finding(
+        FindingType.TIER_MISPLACEMENT, {"proposed": {"kind": "mig_slice", "gpu_model": "A100-80GB", "gpu_count": 1}}
+    )
     assert plan(mig, workload(), target=vllm_deployment()) is None
     for type_ in (FindingType.DARK_CAPACITY, FindingType.PENDING_GPU_WORKLOAD, FindingType.BURSTY_WITHOUT_AUTOSCALING):
-        assert plan(finding(type_, {"average_replicas_with_autoscaling": 2}), workload(), target=vllm_deployment()) is None
+        assert (
+            plan(finding(type_, {"average_replicas_with_autoscaling": 2}), workload(), target=vllm_deployment()) is None
+        )
 
 
 @pytest.mark.parametrize(("key", "tier"), [(k, t) for k, values in GPU_LABEL_VALUES.items() for t in values])
@@ -256,13 +278,20 @@ def test_gpu_label_values_name_the_tier(key: str, tier: str) -> None:
 
 def test_guards_in_plan() -> None:
     idle = CASES["idle"]
-    assert plan(finding(idle[0], {}), workload(has_autoscaler=True), target=vllm_deployment()) is None  # HPA owns replicas
+    assert (
+        plan(finding(idle[0], {}), workload(has_autoscaler=True), target=vllm_deployment()) is None
+    )  # HPA owns replicas
     assert plan(finding(idle[0], {}, suppressed=True), workload(), target=vllm_deployment()) is None
     assert plan(finding(idle[0], {}, status=FindingStatus.RESOLVED), workload(), target=vllm_deployment()) is None
     assert plan(finding(idle[0], {}), workload(kind="LeaderWorkerSet"), target=vllm_deployment()) is None
     assert plan(finding(idle[0], {}), None) is None
     # Never a replica "cut" to as many or more replicas.
-    assert plan(finding(FindingType.OVERPROVISIONED_REPLICAS, {"replicas_needed": 4}), workload(), target=vllm_deployment()) is None
+    assert (
+        plan(
+            finding(FindingType.OVERPROVISIONED_REPLICAS, {"replicas_needed": 4}), workload(), target=vllm_deployment()
+        )
+        is None
+    )
 
 
 def test_without_the_raw_object_only_replicas_and_resources_are_planned() -> None:
@@ -300,9 +329,7 @@ def test_spec_hash_covers_only_the_touched_fields() -> None:
     assert spec_hash(other, rec.patch) == rec.target_spec_hash
     other["spec"]["template"]["spec"]["containers"][1]["resources"]["limits"]["cpu"] = "12"
     assert spec_hash(other, rec.patch) != rec.target_spec_hash
-    assert dict(touched(obj, rec.patch)) == {
-        "/spec/template/spec/containers[name=vllm]/resources/limits/cpu": "8"
-    }
+    assert dict(touched(obj, rec.patch)) == {"/spec/template/spec/containers[name=vllm]/resources/limits/cpu": "8"}
 
 
 def test_invert_deletes_added_list_items() -> None:
