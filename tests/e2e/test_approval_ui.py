@@ -107,6 +107,21 @@ def deployment(api: FakeKubeApi, namespace: str, name: str) -> dict[str, Any]:
     )
 
 
+RUNS = """query Runs($key: String!) { runsOrError(filter: {tags: [{key: "dagster/partition", value: $key}]}) {
+  ... on Runs { results { runId status } } } }"""
+
+
+def wait_for_run(stack: DagsterStack, key: str, timeout_s: float = 60) -> str:
+    """The status of the partition's run once it has finished (the run the UI launched)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = stack.graphql(RUNS, {"key": key})["data"]["runsOrError"]["results"]  # type: ignore[index]
+        if runs and runs[0]["status"] in {"SUCCESS", "FAILURE", "CANCELED"}:
+            return str(runs[0]["status"])
+        time.sleep(0.5)
+    raise TimeoutError(f"the run of partition {key} did not finish")
+
+
 def keep(shots: list[Path]) -> None:
     # INFEROPS_ARTIFACTS=1 keeps the screenshots in test-artifacts/ at the repo root (CI uploads them); a path, there.
     artifacts = os.environ.get("INFEROPS_ARTIFACTS")
@@ -133,11 +148,13 @@ def test_operator_approves_in_the_launchpad_and_the_patch_is_applied(
         f"      approver: {APPROVER}\n      reason: CHG-42 approved in the UI\n      dry_run: false\n"
     )
     shots: list[Path] = []
+    t0 = time.monotonic()
 
     def shot(page: Any, name: str) -> None:
         path = tmp_path / f"approval-{len(shots) + 1}-{name}.png"
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), full_page=True)
         shots.append(path)
+        print(f"{time.monotonic() - t0:.1f}s {name}")
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -178,14 +195,12 @@ def test_operator_approves_in_the_launchpad_and_the_patch_is_applied(
             assert obj["metadata"]["annotations"]["inferops.io/approved-by"] == APPROVER
             assert obj["metadata"]["annotations"]["inferops.io/recommendation"] == key
 
-            # The partition's history shows the decision (wait for the run to record its materialization).
+            status = wait_for_run(stack, key)
+            assert status == "SUCCESS", status
+            # The partition's history shows the decision.
             page.goto(f"{stack.url}/assets/remediation?view=partitions&partition={key}")
-            deadline = time.monotonic() + 60
-            while not page.get_by_text("CHG-42 approved in the UI").count():
-                assert time.monotonic() < deadline, "the materialization never showed the decision"
-                page.wait_for_timeout(1000)
-                page.reload()
-            expect(page.get_by_text("CHG-42 approved in the UI").first).to_be_visible()
+            expect(page.get_by_text("CHG-42 approved in the UI").first).to_be_visible(timeout=30000)
+            expect(page.get_by_text("applied", exact=True).first).to_be_visible()
             shot(page, "decision-history")
         finally:
             browser.close()

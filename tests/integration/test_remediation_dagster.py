@@ -326,6 +326,12 @@ def test_superseded_when_the_finding_resolves_and_audit_chain_holds(env: Env, in
         "select recommendation_id, namespace, target_name from recommendations where cluster = 'prod-us' "
         "and status = 'pending' order by recommendation_id limit 1",
     )[0]
+    decided = rows(env, "select recommendation_id, status from recommendations where status <> 'pending' order by 1")
+    nightly(env)  # re-running a night replaces its rows but keeps the decisions taken on them
+    assert (
+        rows(env, "select recommendation_id, status from recommendations where status <> 'pending' order by 1")
+        == decided
+    )
     remove_workload(env.api, pending["namespace"], pending["target_name"])
     nightly(env, "2026-12-01")
     statuses = {

@@ -1,6 +1,5 @@
 """Remediation asset: one dynamic partition per recommendation; materializing it is the operator's decision."""
 
-
 import dataclasses
 import json
 from datetime import UTC, date, datetime
@@ -136,6 +135,14 @@ def outcome_metadata(outcome: ApplyOutcome) -> dict[str, Any]:
     }
 
 
+# The Dagster UI lists metadata in insertion order: what the operator decided and what happened come first.
+LEADING = ("decision", "approver", "reason", "dry_run", "outcome", "dry_run_result", "detail", "diff", "guard_reasons")
+
+
+def ordered(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: metadata[k] for k in LEADING if k in metadata} | metadata
+
+
 def close(writer: ClusterWriter) -> None:
     closer = getattr(writer, "close", None)
     if callable(closer):
@@ -224,10 +231,10 @@ def remediation(
             if outcome == "refused":
                 raise dg.Failure(
                     description=f"refused: {'; '.join(reasons) or 'not allowed'}",
-                    metadata=metadata,
+                    metadata=ordered(metadata),
                     allow_retries=False,
                 )
-            return dg.MaterializeResult(metadata=metadata)
+            return dg.MaterializeResult(metadata=ordered(metadata))
 
         assert rec is not None and writer is not None and not isinstance(writer, str)
         if not decision.dry_run and rec.status == "pending":
@@ -297,5 +304,7 @@ def remediation(
         result.status if decision.dry_run else ("passed" if result.status in {"applied", "noop"} else result.status)
     )
     if result.status in FAILED_OUTCOMES:
-        raise dg.Failure(description=f"{result.status}: {result.detail}", metadata=metadata, allow_retries=False)
-    return dg.MaterializeResult(metadata=metadata)
+        raise dg.Failure(
+            description=f"{result.status}: {result.detail}", metadata=ordered(metadata), allow_retries=False
+        )
+    return dg.MaterializeResult(metadata=ordered(metadata))

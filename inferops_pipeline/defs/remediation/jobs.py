@@ -1,6 +1,5 @@
 """rollback_remediation job: applies a recommendation's stored inverse patch, audited, by an allow-listed actor."""
 
-
 from typing import Any
 
 import dagster as dg
