@@ -284,6 +284,15 @@ class RemediationConfig(_Strict):
     )
 
 
+class NotificationsConfig(_Strict):
+    webhook_env: str | None = Field(
+        None,
+        description="Env var holding a Slack-compatible incoming-webhook URL; unset (default) = no notifications. "
+        "Messages: new recommendations awaiting approval, and each applied or failed remediation.",
+    )
+    timeout_s: float = Field(5.0, gt=0, description="Default 5: a slow chat server never delays a run by more.")
+
+
 class ScheduleConfig(_Strict):
     enabled: bool = Field(True, description="Run the nightly assessment on schedule (false: the schedule starts off).")
     cron: str = Field(
@@ -317,6 +326,7 @@ class Settings(_Strict):
     pricing: PricingConfig = Field(default_factory=lambda: PricingConfig())
     thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
     remediation: RemediationConfig = Field(default_factory=lambda: RemediationConfig())
+    notifications: NotificationsConfig = Field(default_factory=lambda: NotificationsConfig())
     schedule: ScheduleConfig = Field(
         default_factory=lambda: ScheduleConfig(), description="The nightly run: cron and timezone (02:00 UTC)."
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from inferops_pipeline.catalog.prices import GpuShare, PriceCatalog
+from inferops_pipeline.remediation.notify import Notifier, WebhookNotifier
 from inferops_pipeline.settings import (
     CONFIG_ENV,
     ConfigError,
@@ -144,6 +145,18 @@ class InferopsResource(dg.ConfigurableResource):
             refreshed=[row for result in self.price_refresh for row in result.rows],
             gpu_share=share,
         )
+
+    @cached_property
+    def notifier(self) -> Notifier | None:
+        """The webhook named by notifications.webhook_env, or None (off) when unset or the variable is empty."""
+        config = self.settings.notifications
+        url = os.environ.get(config.webhook_env, "") if config.webhook_env else ""
+        return WebhookNotifier(url, timeout_s=config.timeout_s) if url else None
+
+    def notify(self, context: dg.AssetExecutionContext, text: str) -> None:
+        """Best effort: a missed message is logged, never a failed run."""
+        if self.notifier is not None and not self.notifier.send(text):
+            context.log.warning("notification webhook did not accept the message")
 
     @property
     def warehouse_file(self) -> Path:

@@ -13,6 +13,7 @@ from inferops_pipeline.defs.convert import markdown_preview, to_frame, workloads
 from inferops_pipeline.defs.partitions import daily
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.domain import Confidence, Finding, FindingStatus, FindingType, Recommendation, Severity
+from inferops_pipeline.remediation.notify import awaiting_approval
 from inferops_pipeline.remediation.plan import plan_all
 
 GROUP = "recommendations"
@@ -81,6 +82,7 @@ def recommendations(context: dg.AssetExecutionContext, inferops: InferopsResourc
         )
         # An empty night still needs the columns: the load keeps earlier decisions by joining on them.
         frame = to_frame(recs) if recs else pd.DataFrame(columns=[f.name for f in dataclasses.fields(Recommendation)])
+        earlier = set(wh.query("queries/recommendation_ids_known", assessment_date=day)["recommendation_id"])
         wh.replace_date("recommendations", day, frame)
         # Earlier nights' pending recommendations whose finding resolved tonight no longer apply.
         superseded = wh.query("queries/recommendations_resolved", assessment_date=day)
@@ -115,6 +117,16 @@ def recommendations(context: dg.AssetExecutionContext, inferops: InferopsResourc
                 ),
             ],
             run_id=context.run_id,
+        )
+    fresh = [r for r in recs if r.recommendation_id not in earlier]
+    if fresh:
+        inferops.notify(
+            context,
+            awaiting_approval(
+                count=len(fresh),
+                savings_usd=sum((r.expected_monthly_savings_usd for r in fresh), 0.0),
+                day=day.isoformat(),
+            ),
         )
     return dg.MaterializeResult(
         metadata={

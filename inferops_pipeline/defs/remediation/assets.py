@@ -15,6 +15,7 @@ from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.domain import Recommendation
 from inferops_pipeline.remediation.apply import ApplyOutcome, ClusterWriter, LiveClusterWriter, apply_recommendation
 from inferops_pipeline.remediation.guards import Decision, GuardResult, check
+from inferops_pipeline.remediation.notify import remediation_outcome
 from inferops_pipeline.settings import Settings
 from inferops_pipeline.warehouse import Warehouse
 
@@ -297,6 +298,17 @@ def remediation(
                 )
             ],
             run_id=context.run_id,
+        )
+    if not decision.dry_run:
+        inferops.notify(
+            context,
+            remediation_outcome(
+                recommendation_id=recommendation_id,
+                status=result.status,
+                approver=decision.approver,
+                target=f"{rec.cluster}/{rec.namespace}/{rec.target_kind}/{rec.target_name}",
+                detail=result.detail,
+            ),
         )
     metadata |= outcome_metadata(result)
     metadata["outcome"] = result.status
