@@ -15,6 +15,8 @@ from inferops_pipeline.domain import Recommendation
 from inferops_pipeline.remediation.guards import check_target
 from inferops_pipeline.remediation.plan import strategic_merge, touched, values_in_place
 from inferops_pipeline.settings import ConfigError, KubernetesConfig
+from inferops_pipeline.sources.errors import one_line
+from inferops_pipeline.sources.kubernetes import api_client
 
 ANNOTATION_RECOMMENDATION = "inferops.io/recommendation"
 ANNOTATION_APPROVED_BY = "inferops.io/approved-by"
@@ -52,11 +54,6 @@ class ApplyOutcome:
     diff: dict[str, Any] = field(default_factory=dict)  # {"before": {path: value}, "after": {path: value}}
     resource_version: str = ""
     events: tuple[str, ...] = ()  # what happened, in order (dry run, patch, event, rollout, rollback)
-
-
-def _one_line(text: object, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _rv(obj: Mapping[str, Any]) -> str:
@@ -100,7 +97,7 @@ def _event(
             "resourceVersion": meta.get("resourceVersion"),
         },
         "reason": reason,
-        "message": _one_line(message, 1000),
+        "message": one_line(message, limit=1000),
         "type": kind,
         "source": {"component": EVENT_COMPONENT},
         "reportingComponent": EVENT_COMPONENT,
@@ -117,7 +114,7 @@ def _failed(
     status = getattr(exc, "status", 0)
     code = f"HTTP {status}: " if status else ""
     events.append(f"{step} failed")
-    return ApplyOutcome("failed", _one_line(f"{step} failed: {code}{exc}"), diff or {}, rv, tuple(events))
+    return ApplyOutcome("failed", one_line(f"{step} failed: {code}{exc}"), diff or {}, rv, tuple(events))
 
 
 def _write(
@@ -147,7 +144,7 @@ def _emit(
         writer.create_event(rec.namespace, _event(rec, obj, reason=reason, message=message))
         events.append(f"event {reason}")
     except Exception as exc:  # noqa: BLE001 - any writer failure, including transport errors
-        events.append(_one_line(f"event {reason} not recorded: {exc}", 200))
+        events.append(one_line(f"event {reason} not recorded: {exc}", limit=200))
 
 
 def apply_recommendation(
@@ -181,7 +178,7 @@ def apply_recommendation(
     if not target.allowed:
         return ApplyOutcome(
             "superseded",
-            _one_line("; ".join(target.reasons)),
+            one_line("; ".join(target.reasons)),
             _diff(current, current, rec.patch),
             rv,
             ("target changed",),
@@ -216,7 +213,7 @@ def apply_recommendation(
         try:
             ready = writer.rollout_ready(rec.target_kind, rec.namespace, rec.target_name, timeout_s=wait_ready_s)
         except Exception as exc:  # noqa: BLE001
-            ready, events = False, [*events, _one_line(f"rollout check failed: {exc}", 200)]
+            ready, events = False, [*events, one_line(f"rollout check failed: {exc}", limit=200)]
         if not ready:
             events.append(f"rollout not ready within {wait_ready_s:g} s")
             back = rollback_recommendation(
@@ -233,7 +230,7 @@ def apply_recommendation(
                 )
             return ApplyOutcome(
                 "failed",
-                _one_line(f"rollout not ready within {wait_ready_s:g} s and rollback {back.status}: {back.detail}"),
+                one_line(f"rollout not ready within {wait_ready_s:g} s and rollback {back.status}: {back.detail}"),
                 diff,
                 new_rv,
                 tuple(events),
@@ -317,27 +314,8 @@ class LiveClusterWriter:
         self._client: Any = None
 
     def _api(self) -> Any:
-        if self._client is not None:
-            return self._client
-        from kubernetes import client as k8s_client
-        from kubernetes import config as k8s_config
-
-        configuration = k8s_client.Configuration()
-        # A write must not be re-sent by urllib3 behind our back; a failed patch is reported and decided again.
-        configuration.retries = 0
-        try:
-            if self.config.in_cluster:
-                k8s_config.load_incluster_config(client_configuration=configuration)
-            else:
-                k8s_config.load_kube_config(
-                    config_file=str(self.config.kubeconfig) if self.config.kubeconfig else None,
-                    context=self.config.context,
-                    client_configuration=configuration,
-                    persist_config=False,  # never rewrite the operator's kubeconfig on token refresh
-                )
-        except Exception as exc:  # noqa: BLE001 - ConfigException, OSError, ValueError...
-            raise ConfigError(f"remediator credential cannot be loaded: {_one_line(exc, 200)}") from None
-        self._client = k8s_client.ApiClient(configuration=configuration)
+        if self._client is None:
+            self._client = api_client(self.config, role="remediator")
         return self._client
 
     def close(self) -> None:
@@ -364,11 +342,11 @@ class LiveClusterWriter:
             message = exc.reason or ""
             with suppress(TypeError, ValueError, AttributeError):  # a proxy's HTML or an empty body
                 message = json.loads(exc.body or "").get("message") or message
-            raise ClusterError(_one_line(message, 240), status=int(exc.status or 0)) from None
+            raise ClusterError(one_line(message, limit=240), status=int(exc.status or 0)) from None
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - urllib3 timeouts/connection errors arrive as their own types
-            raise ClusterError(_one_line(f"{type(exc).__name__}: {exc}", 240)) from None
+            raise ClusterError(one_line(f"{type(exc).__name__}: {exc}", limit=240)) from None
 
     def _apps(self) -> Any:
         from kubernetes import client as k8s_client

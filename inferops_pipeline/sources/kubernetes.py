@@ -206,6 +206,46 @@ READ_ACCESS: frozenset[tuple[str, str]] = frozenset(
 _MAX_BACKOFF_S = 30.0
 
 
+def uses_in_cluster(config: KubernetesConfig) -> bool:
+    if config.in_cluster:
+        return True
+    if config.kubeconfig is not None or config.context is not None:
+        return False
+    # Neither set: behave like client-go — the service account inside a pod, else ~/.kube/config.
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def api_client(config: KubernetesConfig, *, role: str) -> Any:
+    """An official-client ApiClient for one credential (kubeconfig context or in-cluster); `role` names it in errors.
+
+    urllib3 retries are off: the scanner's list loop owns retries with backoff, and a remediator write must never
+    be re-sent behind the caller's back.
+    """
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+
+    configuration = k8s_client.Configuration()
+    configuration.retries = 0
+    in_cluster = uses_in_cluster(config)
+    try:
+        if in_cluster:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        else:
+            # Like config.new_client_from_config(...) but persist_config=False: never rewrite the user's
+            # kubeconfig on token refresh.
+            k8s_config.load_kube_config(
+                config_file=str(config.kubeconfig) if config.kubeconfig else None,
+                context=config.context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
+        where = "in-cluster service account" if in_cluster else str(config.kubeconfig or "~/.kube/config")
+        context = f" context {config.context!r}" if config.context else ""
+        raise ConfigError(f"{where}:{context} cannot load the {role} Kubernetes credentials: {one_line(exc)}") from None
+    return k8s_client.ApiClient(configuration=configuration)
+
+
 class LiveInventory:
     """Lists objects from a live API server with paging and retries; strictly read-only (list verbs only).
 
@@ -238,43 +278,11 @@ class LiveInventory:
         self._absent: set[str] = set()
 
     def _use_in_cluster(self) -> bool:
-        if self.config.in_cluster:
-            return True
-        if self.config.kubeconfig is not None or self.config.context is not None:
-            return False
-        # Neither set: behave like client-go — the service account inside a pod, else ~/.kube/config.
-        return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        return uses_in_cluster(self.config)
 
     def _api_client(self) -> Any:
-        if self._client is not None:
-            return self._client
-        from kubernetes import client as k8s_client
-        from kubernetes import config as k8s_config
-
-        configuration = k8s_client.Configuration()
-        # Our loop owns retries (with backoff); urllib3's own immediate retries would multiply them.
-        configuration.retries = 0
-        try:
-            if self._use_in_cluster():
-                k8s_config.load_incluster_config(client_configuration=configuration)
-            else:
-                # Equivalent to config.new_client_from_config(...) but with persist_config=False: a
-                # read-only assessor must never rewrite the user's kubeconfig on token refresh.
-                k8s_config.load_kube_config(
-                    config_file=str(self.config.kubeconfig) if self.config.kubeconfig else None,
-                    context=self.config.context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
-        except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
-            where = (
-                "in-cluster service account"
-                if self._use_in_cluster()
-                else str(self.config.kubeconfig or "~/.kube/config")
-            )
-            context = f" context {self.config.context!r}" if self.config.context else ""
-            raise ConfigError(f"{where}:{context} cannot load Kubernetes credentials: {one_line(exc)}") from None
-        self._client = k8s_client.ApiClient(configuration=configuration)
+        if self._client is None:
+            self._client = api_client(self.config, role="scanner")
         return self._client
 
     def close(self) -> None:

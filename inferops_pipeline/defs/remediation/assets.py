@@ -126,6 +126,16 @@ def diff_markdown(diff: dict[str, Any]) -> str:
     )
 
 
+def set_status(wh: Warehouse, rec: Recommendation, status: str) -> None:
+    """The recommendation's stored status (pending → approved → applied/failed/…); the night's row keeps it."""
+    wh.run(
+        "load/recommendation_status",
+        status=status,
+        recommendation_id=rec.recommendation_id,
+        assessment_date=rec.assessment_date,
+    )
+
+
 def outcome_metadata(outcome: ApplyOutcome) -> dict[str, Any]:
     return {
         "detail": outcome.detail,
@@ -212,12 +222,7 @@ def remediation(
         if not guard.allowed or isinstance(writer, str):
             outcome = guard.status if guard.status == "rejected" and not isinstance(writer, str) else "refused"
             if outcome == "rejected" and rec is not None:
-                wh.run(
-                    "load/recommendation_status",
-                    status="rejected",
-                    recommendation_id=rec.recommendation_id,
-                    assessment_date=rec.assessment_date,
-                )
+                set_status(wh, rec, "rejected")
             append(
                 wh,
                 [
@@ -240,12 +245,7 @@ def remediation(
         assert rec is not None and writer is not None and not isinstance(writer, str)
         if not decision.dry_run and rec.status == "pending":
             # Recorded before the write: if the process dies mid-apply the row says a change may have started.
-            wh.run(
-                "load/recommendation_status",
-                status="approved",
-                recommendation_id=rec.recommendation_id,
-                assessment_date=rec.assessment_date,
-            )
+            set_status(wh, rec, "approved")
         append(
             wh,
             [
@@ -273,12 +273,7 @@ def remediation(
     event = "remediation.dry_run" if result.status == "dry_run_ok" else f"remediation.{result.status}"
     with inferops.warehouse() as wh:
         if result.status in STATUS_AFTER:
-            wh.run(
-                "load/recommendation_status",
-                status=STATUS_AFTER[result.status],
-                recommendation_id=rec.recommendation_id,
-                assessment_date=rec.assessment_date,
-            )
+            set_status(wh, rec, STATUS_AFTER[result.status])
         append(
             wh,
             [

@@ -6,7 +6,13 @@ import dagster as dg
 from pydantic import Field
 
 from inferops_pipeline.audit import AuditEvent, append
-from inferops_pipeline.defs.remediation.assets import close, cluster_writer, latest_recommendation, outcome_metadata
+from inferops_pipeline.defs.remediation.assets import (
+    close,
+    cluster_writer,
+    latest_recommendation,
+    outcome_metadata,
+    set_status,
+)
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.remediation.apply import rollback_recommendation
 
@@ -54,12 +60,7 @@ def rollback(context: dg.OpExecutionContext, config: RollbackConfig, inferops: I
     ok = outcome.status in {"rolled_back", "applied", "noop"}
     with inferops.warehouse() as wh:
         if ok:
-            wh.run(
-                "load/recommendation_status",
-                status="rolled_back",
-                recommendation_id=rec.recommendation_id,
-                assessment_date=rec.assessment_date,
-            )
+            set_status(wh, rec, "rolled_back")
         append(
             wh,
             [
