@@ -209,11 +209,16 @@ def _coverage_line(clusters: dict[str, dict[str, Any]]) -> str:
 
 
 def _incomplete(report: dict[str, Any]) -> list[str]:
-    """One line per unreadable part (status error) so a partial assessment is never mistaken for a clean one."""
+    """One line per unreadable cause so a partial assessment is never mistaken for a clean one: errors, and metrics
+    the server refused (a denied Prometheus answers every signal that way; a denied object kind still ingests)."""
+    causes: dict[tuple[str, str, str], list[str]] = {}
+    for cluster, entry in report["assessment"]["coverage"]["clusters"].items():
+        for source, part, detail in _degraded(entry, "error", "denied"):
+            if entry[source][part]["status"] == "error" or source == "prometheus":
+                causes.setdefault((cluster, source, detail or "unreadable"), []).append(part)
     return [
-        f"cluster {cluster}: {source} {part}: {detail or 'unreadable'}"
-        for cluster, entry in report["assessment"]["coverage"]["clusters"].items()
-        for source, part, detail in _degraded(entry, "error")
+        f"cluster {cluster}: {source} {parts[0] if len(parts) == 1 else f'({len(parts)} parts)'}: {detail}"
+        for (cluster, source, detail), parts in causes.items()
     ]
 
 

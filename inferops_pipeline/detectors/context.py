@@ -182,6 +182,9 @@ def fit_for(
             kv_cache_dtype=w.kv_cache_dtype,
             measured_kv_pool_tokens=w.metrics.kv_pool_tokens if current else None,
             engine=w.runtime,
+            # A multi-pod replica (LeaderWorkerSet) spreads pipeline stages over pods: each pod's GPUs hold 1/PP
+            # of the layers. Within one pod, TP × PP GPUs already split weights and KV the same way as TP alone.
+            pipeline_parallel=max(1, w.pipeline_parallel) if w.pods_per_replica > 1 else 1,
         )
     except ValueError:
         # A quantization or KV dtype the sizing tables do not know: no tier decision rather than a guessed one.

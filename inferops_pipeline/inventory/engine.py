@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from inferops_pipeline.domain import Runtime
+from inferops_pipeline.inventory.privacy import safe_value
 
 # Knobs every engine has under some name; typed columns of k8s_workloads carry the same names.
 KNOBS: tuple[str, ...] = (
@@ -393,7 +394,8 @@ def parse_engine(
         )
     for knob, value in _DEFAULTS.get(runtime, {}).items():
         facts.setdefault(knob, Fact(value, "default"))
-    return facts
+    # Values may come from env (directly or through $(VAR)); only their credential-free part is ever stored.
+    return {knob: Fact(safe_value(fact.value), fact.source) for knob, fact in facts.items()}
 
 
 # ----------------------------------------------------------------------------------- typed values

@@ -67,6 +67,18 @@ def is_secret_value(value: str) -> bool:
     return bool(_SECRET_VALUE.match(value.strip()))
 
 
+_URL_SECRETS = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?:[^/@\s]*@)?(?P<rest>[^?#\s]*)[?#]?.*$", re.IGNORECASE)
+
+
+def safe_value(value: str) -> str:
+    """A parsed engine fact fit to store: credential-shaped values redacted, URL userinfo and query (presigned
+    signatures, tokens) dropped — `s3://bucket/llama?X-Amz-Signature=…` keeps `s3://bucket/llama`."""
+    if is_secret_value(value):
+        return REDACTED
+    match = _URL_SECRETS.match(value.strip())
+    return f"{match.group('scheme')}{match.group('rest')}" if match else value
+
+
 def _redact_script(script: str) -> str:
     """Redact inside one `sh -c` string; unparsable scripts are kept only when nothing in them looks secret."""
     try:

@@ -315,7 +315,7 @@ class LiveClusterWriter:
 
     def _api(self) -> Any:
         if self._client is None:
-            self._client = api_client(self.config, role="remediator")
+            self._client = api_client(self.config, role="remediator", implicit=False)
         return self._client
 
     def close(self) -> None:

@@ -23,14 +23,16 @@ class WebhookNotifier:
     timeout_s: float = 5.0
 
     def send(self, text: str) -> bool:
+        if not self.url.startswith(("https://", "http://")):
+            return False  # a mistyped URL is a missed message, never a failed run
         body = json.dumps({"text": text}).encode()
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
         try:
+            request = urllib.request.Request(
+                self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return 200 <= response.status < 300
-        except (urllib.error.URLError, TimeoutError, OSError):
+        except (urllib.error.URLError, TimeoutError, OSError, ValueError):
             # A chat outage must never fail an assessment or an approval; the caller logs the miss.
             return False
 

@@ -215,15 +215,19 @@ def uses_in_cluster(config: KubernetesConfig) -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
-def api_client(config: KubernetesConfig, *, role: str) -> Any:
+def api_client(config: KubernetesConfig, *, role: str, implicit: bool = True) -> Any:
     """An official-client ApiClient for one credential (kubeconfig context or in-cluster); `role` names it in errors.
 
     urllib3 retries are off: the scanner's list loop owns retries with backoff, and a remediator write must never
-    be re-sent behind the caller's back.
+    be re-sent behind the caller's back. `implicit=False` refuses the client-go style fallback (in-cluster when
+    KUBERNETES_SERVICE_HOST is set, else ~/.kube/config) for credentials that must be named.
     """
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
 
+    if not implicit and not (config.in_cluster or config.kubeconfig or config.context):
+        # A write credential is never guessed: falling back to the pod's own identity would defeat its separation.
+        raise ConfigError(f"{role}: set kubeconfig/context or in_cluster: true explicitly")
     configuration = k8s_client.Configuration()
     configuration.retries = 0
     in_cluster = uses_in_cluster(config)

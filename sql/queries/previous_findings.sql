@@ -1,14 +1,16 @@
 -- the latest open findings before a date: source of first_seen and of resolved status. A cluster that could not
--- be read on the date (a coverage error) resolves nothing: absent data is not a fix.
+-- be read on the date (a coverage error, or its metrics denied) resolves nothing: absent data is not a fix.
 with latest as (
     select max(assessment_date) as assessment_date
     from findings
     where assessment_date < $assessment_date
 ),
 unreadable as (
+    -- an error anywhere, or metrics refused (401/403 on Prometheus answers every signal with "denied")
     select distinct cluster
     from coverage
-    where assessment_date = $assessment_date and status = 'error'
+    where assessment_date = $assessment_date
+      and (status = 'error' or (source = 'prometheus' and status = 'denied'))
 )
 select f.finding_id, f.first_seen, f.status, f.type, f.severity, f.confidence, f.cluster, f.namespace,
        f.workload_kind, f.workload, f.model, f.gpu_model, f.owner, f.title

@@ -12,6 +12,7 @@ from inferops_pipeline.inventory.privacy import (
     REDACTED,
     is_secret_flag,
     redact_args,
+    safe_value,
     scrub_object,
 )
 
@@ -113,3 +114,20 @@ def test_scrub_covers_every_object_of_the_fleet() -> None:
     for secret in SECRET_SENTINELS:
         assert secret not in text
     assert SECRET_SENTINELS[2] in json.dumps(fleet)  # the fixture does carry them
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("s3://models/llama-70b?X-Amz-Signature=abc&X-Amz-Credential=AKIA", "s3://models/llama-70b"),
+        (
+            "https://user:secret@huggingface.co/meta-llama/Llama-3.1-8B",
+            "https://huggingface.co/meta-llama/Llama-3.1-8B",
+        ),
+        ("hf_abcdefghijklmnopqrstuv", "<redacted>"),
+        ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("/mnt/models/llama", "/mnt/models/llama"),
+    ],
+)
+def test_engine_fact_values_keep_only_their_credential_free_part(value: str, stored: str) -> None:
+    assert safe_value(value) == stored

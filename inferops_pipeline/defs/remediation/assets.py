@@ -272,7 +272,8 @@ def remediation(
         close(writer)
     event = "remediation.dry_run" if result.status == "dry_run_ok" else f"remediation.{result.status}"
     with inferops.warehouse() as wh:
-        if result.status in STATUS_AFTER:
+        # A rehearsal changes nothing, so it decides nothing either: only a changed target (superseded) sticks.
+        if result.status in STATUS_AFTER and (not decision.dry_run or result.status == "superseded"):
             set_status(wh, rec, STATUS_AFTER[result.status])
         append(
             wh,
