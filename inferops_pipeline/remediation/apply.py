@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from inferops_pipeline.domain import Recommendation
 from inferops_pipeline.remediation.guards import check_target
-from inferops_pipeline.remediation.plan import strategic_merge, touched, values_in_place
+from inferops_pipeline.remediation.plan import SUPPORTED_KINDS, strategic_merge, touched, values_in_place
 from inferops_pipeline.settings import ConfigError, KubernetesConfig
 from inferops_pipeline.sources.errors import one_line
 from inferops_pipeline.sources.kubernetes import api_client
@@ -296,12 +296,8 @@ def rollback_recommendation(rec: Recommendation, *, writer: ClusterWriter, actor
 
 # --------------------------------------------------------------------------------------------- live cluster
 
-_PLURALS = {
-    "Deployment": "deployments",
-    "StatefulSet": "statefulsets",
-    "deployments": "deployments",
-    "statefulsets": "statefulsets",
-}
+# Kind or plural → plural, both spellings reach the writer (recommendations name the kind).
+_PLURALS = {**SUPPORTED_KINDS, **{plural: plural for plural in SUPPORTED_KINDS.values()}}
 
 
 class LiveClusterWriter:

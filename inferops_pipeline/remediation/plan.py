@@ -7,7 +7,6 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from inferops_pipeline.catalog.gpus import parse_mig_profile
@@ -587,13 +586,3 @@ def plan_all(
         if rec is not None:
             out.append(rec)
     return out
-
-
-def supersede_resolved(recommendations: Sequence[Recommendation], findings: Sequence[Finding]) -> list[Recommendation]:
-    """Pending recommendations whose finding resolved (or is gone), now marked superseded: the problem went away."""
-    still_open = {f.finding_id for f in findings if f.status != FindingStatus.RESOLVED}
-    return [
-        replace(r, status="superseded")
-        for r in recommendations
-        if r.status == "pending" and r.finding_id not in still_open
-    ]

@@ -72,6 +72,7 @@ class Warehouse:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self._depth = 0  # nested transaction() blocks join the outermost one
 
     def apply_schema(self) -> None:
         root = _sql_root()
@@ -90,12 +91,24 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """All-or-nothing; an inner block joins the outer one, so several replace_date calls (one asset's tables)
+        commit together and a failure midway leaves every table as it was."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         self.con.execute("begin transaction")
+        self._depth = 1
         try:
             yield
         except BaseException:
             self.con.execute("rollback")
             raise
+        finally:
+            self._depth = 0
         self.con.execute("commit")
 
     def run(self, name: str, **params: Any) -> None:

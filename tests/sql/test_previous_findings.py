@@ -68,3 +68,16 @@ def test_denied_part_still_resolves(tmp_path: Path) -> None:
         "coverage", NIGHT2, pd.DataFrame([_coverage("partly", "denied")]), source="kubernetes", parts=["pods"]
     )
     assert wh.query("queries/previous_findings", assessment_date=NIGHT2)["finding_id"].tolist() == ["a"]
+
+
+def test_nested_transactions_commit_or_roll_back_together(tmp_path: Path) -> None:
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    wh.replace_date("findings", NIGHT1, pd.DataFrame([_finding("up", "a")]))
+    try:
+        with wh.transaction():
+            wh.replace_date("findings", NIGHT1, pd.DataFrame([_finding("up", "z")]))
+            raise RuntimeError("the asset fails after its first table")
+    except RuntimeError:
+        pass
+    # The inner replace joined the outer transaction, so the failure left night 1 exactly as it was.
+    assert wh.frame_on("findings", NIGHT1)["finding_id"].tolist() == ["a"]

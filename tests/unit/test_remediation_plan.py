@@ -29,7 +29,6 @@ from inferops_pipeline.remediation.plan import (
     plan_all,
     spec_hash,
     strategic_merge,
-    supersede_resolved,
     touched,
     values_in_place,
 )
@@ -336,11 +335,3 @@ def test_invert_deletes_added_list_items() -> None:
     obj = {"spec": {"containers": [{"name": "a", "image": "x"}]}}
     patch = {"spec": {"containers": [{"name": "b", "image": "y"}]}}
     assert strategic_merge(strategic_merge(obj, patch), invert(obj, patch)) == obj
-
-
-def test_supersede_resolved() -> None:
-    rec = planned("idle")
-    assert rec is not None
-    resolved = finding(FindingType.IDLE_GPU, {}, status=FindingStatus.RESOLVED)
-    assert [r.status for r in supersede_resolved([rec], [resolved])] == ["superseded"]
-    assert supersede_resolved([rec], [finding(FindingType.IDLE_GPU, {})]) == []

@@ -61,20 +61,21 @@ def findings(context: dg.AssetExecutionContext, inferops: InferopsResource) -> d
         ]
         result = with_history(detect_all(ctx), assessment_date=day, first_seen=first_seen, previously_open=previous)
         frame = findings_frame(list(result))
-        wh.replace_date("findings", day, frame)
-        append(
-            wh,
-            (
-                AuditEvent(
-                    "inferops",
-                    f"finding.{f.status}",
-                    f.finding_id,
-                    {"date": day, "type": f.type, "waste": f.monthly_waste_usd, "at_risk": f.monthly_at_risk_usd},
-                )
-                for f in result
-            ),
-            run_id=context.run_id,
-        )
+        with wh.transaction():  # the night's findings and their audit events commit together
+            wh.replace_date("findings", day, frame)
+            append(
+                wh,
+                (
+                    AuditEvent(
+                        "inferops",
+                        f"finding.{f.status}",
+                        f.finding_id,
+                        {"date": day, "type": f.type, "waste": f.monthly_waste_usd, "at_risk": f.monthly_at_risk_usd},
+                    )
+                    for f in result
+                ),
+                run_id=context.run_id,
+            )
     open_ = frame[frame["status"] != "resolved"] if not frame.empty else frame
     by_type = (
         open_.groupby("type")[["monthly_waste_usd", "monthly_at_risk_usd"]].sum().round(0).reset_index()

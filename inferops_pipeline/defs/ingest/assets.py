@@ -138,7 +138,7 @@ def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource)
     coverage_frame = to_frame(coverage)
     if not coverage_frame.empty:
         coverage_frame["status"] = coverage_frame["status"].map(str)
-    with inferops.warehouse() as wh:
+    with inferops.warehouse() as wh, wh.transaction():  # raw objects, rows and coverage of one read, or none
         wh.replace_date("raw_k8s_objects", day, pd.DataFrame(raw), kinds=list(KINDS))
         wh.replace_date("k8s_nodes", day, nodes)
         wh.replace_date("k8s_workloads", day, pods)
@@ -243,7 +243,7 @@ def window_metrics(context: dg.AssetExecutionContext, inferops: InferopsResource
         coverage.extend(fetched.coverage)
         queries.extend(fetched.queries)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(METRIC_COLUMNS))
-    with inferops.warehouse() as wh:
+    with inferops.warehouse() as wh, wh.transaction():  # metrics and their coverage land together
         wh.replace_date("metrics", day, frame)
         wh.replace_date("coverage", day, coverage_frame(coverage), source="prometheus", parts=list(PARTS))
     shared: dict[str, Any] = {

@@ -14,11 +14,13 @@ from inferops_pipeline.defs.partitions import daily
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.domain import Confidence, Finding, FindingStatus, FindingType, Recommendation, Severity
 from inferops_pipeline.remediation.notify import awaiting_approval
-from inferops_pipeline.remediation.plan import plan_all
+from inferops_pipeline.remediation.plan import SUPPORTED_KINDS, plan_all
+from inferops_pipeline.warehouse import Warehouse
 
 GROUP = "recommendations"
 # raw_k8s_objects.kind is the API plural; recommendations target workloads by their Kind.
-TARGET_KINDS = {"deployments": "Deployment", "statefulsets": "StatefulSet"}
+# raw_k8s_objects names kinds by plural; the planner by Kind.
+TARGET_KINDS = {plural: kind for kind, plural in SUPPORTED_KINDS.items()}
 
 
 def targets_from(frame: pd.DataFrame) -> dict[tuple[str, str, str, str], dict[str, Any]]:
@@ -64,6 +66,40 @@ def findings_from(frame: pd.DataFrame) -> list[Finding]:
     return out
 
 
+def _audit(wh: Warehouse, day: date, raised: list[Recommendation], superseded: pd.DataFrame, *, run_id: str) -> None:
+    """A recommendation is audited once, the night it is first raised; a supersession the night it happens."""
+    append(
+        wh,
+        [
+            *(
+                AuditEvent(
+                    "inferops",
+                    "recommendation.raised",
+                    r.recommendation_id,
+                    {
+                        "date": day,
+                        "action": r.action,
+                        "patch": r.patch,
+                        "target_resource_version": r.target_resource_version,
+                        "target_spec_hash": r.target_spec_hash,
+                    },
+                )
+                for r in raised
+            ),
+            *(
+                AuditEvent(
+                    "inferops",
+                    "recommendation.superseded",
+                    str(row["recommendation_id"]),
+                    {"date": day, "raised_on": row["assessment_date"], "why": "finding resolved"},
+                )
+                for row in superseded.to_dict(orient="records")
+            ),
+        ],
+        run_id=run_id,
+    )
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=daily,
@@ -83,42 +119,14 @@ def recommendations(context: dg.AssetExecutionContext, inferops: InferopsResourc
         # An empty night still needs the columns: the load keeps earlier decisions by joining on them.
         frame = to_frame(recs) if recs else pd.DataFrame(columns=[f.name for f in dataclasses.fields(Recommendation)])
         earlier = set(wh.query("queries/recommendation_ids_known", assessment_date=day)["recommendation_id"])
-        wh.replace_date("recommendations", day, frame)
-        # Earlier nights' pending recommendations whose finding resolved tonight no longer apply.
-        superseded = wh.query("queries/recommendations_resolved", assessment_date=day)
+        fresh = [r for r in recs if r.recommendation_id not in earlier]
+        # Rows, supersessions and their audit events commit together or not at all.
         with wh.transaction():
+            wh.replace_date("recommendations", day, frame)
+            # Earlier nights' pending recommendations whose finding resolved tonight no longer apply.
+            superseded = wh.query("queries/recommendations_resolved", assessment_date=day)
             wh.run("load/recommendations_supersede_resolved", assessment_date=day)
-        append(
-            wh,
-            [
-                *(
-                    AuditEvent(
-                        "inferops",
-                        "recommendation.raised",
-                        r.recommendation_id,
-                        {
-                            "date": day,
-                            "action": r.action,
-                            "patch": r.patch,
-                            "target_resource_version": r.target_resource_version,
-                            "target_spec_hash": r.target_spec_hash,
-                        },
-                    )
-                    for r in recs
-                ),
-                *(
-                    AuditEvent(
-                        "inferops",
-                        "recommendation.superseded",
-                        str(row["recommendation_id"]),
-                        {"date": day, "raised_on": row["assessment_date"], "why": "finding resolved"},
-                    )
-                    for row in superseded.to_dict(orient="records")
-                ),
-            ],
-            run_id=context.run_id,
-        )
-    fresh = [r for r in recs if r.recommendation_id not in earlier]
+            _audit(wh, day, fresh, superseded, run_id=context.run_id)
     if fresh:
         inferops.notify(
             context,
