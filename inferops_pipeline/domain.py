@@ -332,6 +332,16 @@ class Workload:
         return self.hourly_cost_usd * HOURS_PER_MONTH
 
     @property
+    def running_replicas(self) -> int:
+        """Replicas actually serving: a LeaderWorkerSet group of N pods is one replica, not N."""
+        return self.running_pods // max(1, self.pods_per_replica)
+
+    @property
+    def gpus_per_serving_replica(self) -> int:
+        """GPUs one replica holds across its pods (gpus_per_replica counts one pod's)."""
+        return self.gpus_per_replica * max(1, self.pods_per_replica)
+
+    @property
     def key(self) -> str:
         return f"{self.cluster}/{self.namespace}/{self.kind}/{self.name}"
 

@@ -24,7 +24,7 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
     found = []
     for w in ctx.workloads:
         m = w.metrics
-        if not observed(w) or w.has_autoscaler or w.running_pods < 2:
+        if not observed(w) or w.has_autoscaler or w.running_replicas < 2:
             continue
         if not m.request_rate_peak or not m.request_rate_mean or m.request_rate_peak < t.burst_min_peak_rps:
             continue
@@ -33,11 +33,11 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
             continue
         # With an autoscaler the average replica count follows the average load, never below the floor
         # (the recommendation's minReplicas); the epsilon keeps 4 / 2.0000000001 from rounding up to 3.
-        average_replicas = max(t.min_replicas_to_shrink, math.ceil(w.running_pods / ratio - 1e-9))
-        saved = w.running_pods - average_replicas
+        average_replicas = max(t.min_replicas_to_shrink, math.ceil(w.running_replicas / ratio - 1e-9))
+        saved = w.running_replicas - average_replicas
         if saved <= 0:
             continue
-        waste = monthly(saved * w.gpus_per_replica * w.gpu_hour_usd)
+        waste = monthly(saved * w.gpus_per_serving_replica * w.gpu_hour_usd)
         # A burst is judged from hourly buckets: the trough corroborates that quiet hours really exist.
         confidence, sufficiency = data_confidence(m.hours_covered, t, {"trough": m.request_rate_trough is not None})
         found.append(
@@ -45,12 +45,12 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                 w,
                 ctx,
                 type=FindingType.BURSTY_WITHOUT_AUTOSCALING,
-                title=f"{w.name}: traffic peaks at {ratio:.1f}× its mean but {w.running_pods} replicas run all day",
+                title=f"{w.name}: traffic peaks at {ratio:.1f}× its mean but {w.running_replicas} replicas run all day",
                 explanation=(
                     f"Hourly request rate of {w.namespace}/{w.name} ranged {m.request_rate_trough or 0:.2f}–"
                     f"{m.request_rate_peak:.2f} req/s (mean {m.request_rate_mean:.2f}) and no HorizontalPodAutoscaler "
                     f"(nor a KEDA ScaledObject, which works through one) targets it. Autoscaling on queue depth or KV usage would average about {average_replicas} replicas "
-                    f"instead of {w.running_pods}, saving about {usd(waste)}/month."
+                    f"instead of {w.running_replicas}, saving about {usd(waste)}/month."
                 ),
                 evidence={
                     **base_evidence(w),

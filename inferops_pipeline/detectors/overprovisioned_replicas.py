@@ -31,7 +31,7 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
     found = []
     for w in ctx.workloads:
         m = w.metrics
-        if not observed(w) or w.has_autoscaler or w.running_pods <= t.min_replicas_to_shrink or m.gpu_util_p95 is None:
+        if not observed(w) or w.has_autoscaler or w.running_replicas <= t.min_replicas_to_shrink or m.gpu_util_p95 is None:
             continue
         if m.gpu_util_p95 >= t.overprovisioned_util:
             continue
@@ -46,13 +46,13 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
             continue
         # Size to the window's peak (p95 of 1-min samples: robust to a single scrape spike) of both GPU activity and
         # KV use, each at target_util_after_scale, so the stated headroom holds at that peak.
-        by_gpu = _replicas_for(w.running_pods, m.gpu_util_p95, t.target_util_after_scale)
-        by_kv = _replicas_for(w.running_pods, m.kv_usage_p95, t.target_util_after_scale)
+        by_gpu = _replicas_for(w.running_replicas, m.gpu_util_p95, t.target_util_after_scale)
+        by_kv = _replicas_for(w.running_replicas, m.kv_usage_p95, t.target_util_after_scale)
         needed = max(t.min_replicas_to_shrink, by_gpu, by_kv)
-        surplus = w.running_pods - needed
+        surplus = w.running_replicas - needed
         if surplus <= 0:
             continue
-        waste = monthly(surplus * w.gpus_per_replica * w.gpu_hour_usd)
+        waste = monthly(surplus * w.gpus_per_serving_replica * w.gpu_hour_usd)
         confidence, sufficiency = data_confidence(
             m.hours_covered,
             t,
@@ -64,9 +64,9 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
                 w,
                 ctx,
                 type=FindingType.OVERPROVISIONED_REPLICAS,
-                title=f"{w.name}: {w.running_pods} replicas where {needed} would carry the peak",
+                title=f"{w.name}: {w.running_replicas} replicas where {needed} would carry the peak",
                 explanation=(
-                    f"{w.running_pods} replicas of {w.model or w.name} on {w.gpu_model} peaked at {pct(m.gpu_util_p95)} GPU "
+                    f"{w.running_replicas} replicas of {w.model or w.name} on {w.gpu_model} peaked at {pct(m.gpu_util_p95)} GPU "
                     f"utilisation (p95) with KV-cache p95 {pct(m.kv_usage_p95)} and at most "
                     f"{m.requests_waiting_max or 0:.0f} waiting requests. {needed} replicas would run the same peak at "
                     f"≤{pct(t.target_util_after_scale)}, keeping {pct(headroom)} headroom; the other {surplus} cost "
