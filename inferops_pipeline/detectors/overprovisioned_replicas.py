@@ -31,7 +31,12 @@ def detect(ctx: DetectorContext) -> list[Candidate]:
     found = []
     for w in ctx.workloads:
         m = w.metrics
-        if not observed(w) or w.has_autoscaler or w.running_replicas <= t.min_replicas_to_shrink or m.gpu_util_p95 is None:
+        if (
+            not observed(w)
+            or w.has_autoscaler
+            or w.running_replicas <= t.min_replicas_to_shrink
+            or m.gpu_util_p95 is None
+        ):
             continue
         if m.gpu_util_p95 >= t.overprovisioned_util:
             continue
