@@ -1,9 +1,12 @@
--- the latest open findings before a date: source of first_seen and of resolved status. A cluster that could not
--- be read on the date (a coverage error, or its metrics denied) resolves nothing: absent data is not a fix.
+-- the open findings of each cluster's latest earlier assessment: source of first_seen and of resolved status.
+-- Per cluster, so a night on which a cluster could not be read (no rows for it) does not hide its older open
+-- findings; and a cluster that cannot be read on the date itself (a coverage error, or its metrics denied)
+-- resolves nothing: absent data is not a fix.
 with latest as (
-    select max(assessment_date) as assessment_date
+    select cluster, max(assessment_date) as assessment_date
     from findings
     where assessment_date < $assessment_date
+    group by cluster
 ),
 unreadable as (
     -- an error anywhere, or metrics refused (401/403 on Prometheus answers every signal with "denied")
@@ -15,6 +18,6 @@ unreadable as (
 select f.finding_id, f.first_seen, f.status, f.type, f.severity, f.confidence, f.cluster, f.namespace,
        f.workload_kind, f.workload, f.model, f.gpu_model, f.owner, f.title
 from findings as f
-join latest using (assessment_date)
+join latest using (cluster, assessment_date)
 where f.status <> 'resolved'
   and f.cluster not in (select cluster from unreadable);

@@ -81,3 +81,14 @@ def test_nested_transactions_commit_or_roll_back_together(tmp_path: Path) -> Non
         pass
     # The inner replace joined the outer transaction, so the failure left night 1 exactly as it was.
     assert wh.frame_on("findings", NIGHT1)["finding_id"].tolist() == ["a"]
+
+
+def test_a_night_without_a_cluster_does_not_hide_its_open_findings(tmp_path: Path) -> None:
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    night3 = date(2026, 12, 1)
+    wh.replace_date("findings", NIGHT1, pd.DataFrame([_finding("up", "a"), _finding("flaky", "b")]))
+    # Night 2 could not read "flaky": it has rows for "up" only.
+    wh.replace_date("findings", NIGHT2, pd.DataFrame([_finding("up", "a")]))
+    previous = wh.query("queries/previous_findings", assessment_date=night3)
+    # Night 3 reads both again: "b" is still open from night 1 and can now be resolved (or continue).
+    assert sorted(previous["finding_id"]) == ["a", "b"]
