@@ -1278,6 +1278,18 @@ def write_openmetrics(series: list[Series], path: Path, *, end: datetime) -> Non
         out.write("# EOF\n")
 
 
+def write_inventory(inventory: dict[str, dict[str, list[dict[str, Any]]]], folder: Path) -> None:
+    """`kubectl get <kind> -o json` List files: folder/<cluster>/<kind>.json."""
+    for cluster, kinds in inventory.items():
+        (folder / cluster).mkdir(parents=True, exist_ok=True)
+        for kind, items in kinds.items():
+            (folder / cluster / f"{kind}.json").write_text(
+                json.dumps(
+                    {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}, indent=1
+                )
+            )
+
+
 def write_fleet(fleet: DemoFleet, out: Path, *, openmetrics: bool = True) -> dict[str, Path]:
     """Writes the fleet and an inferops.yaml that assesses it offline; returns the paths written."""
     import pandas as pd
@@ -1285,15 +1297,7 @@ def write_fleet(fleet: DemoFleet, out: Path, *, openmetrics: bool = True) -> dic
     from inferops_pipeline.sources.prometheus import write_metrics_snapshot  # the snapshot format belongs to the source
 
     out.mkdir(parents=True, exist_ok=True)
-    for cluster, kinds in fleet.inventory.items():
-        folder = out / "inventory" / cluster
-        folder.mkdir(parents=True, exist_ok=True)
-        for kind, items in kinds.items():
-            (folder / f"{kind}.json").write_text(
-                json.dumps(
-                    {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}, indent=1
-                )
-            )
+    write_inventory(fleet.inventory, out / "inventory")
     metrics_path = out / "metrics.parquet"
     frame = pd.DataFrame([{column: getattr(r, column) for column in r.__slots__} for r in fleet.metrics])
     write_metrics_snapshot(frame, metrics_path)

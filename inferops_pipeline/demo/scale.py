@@ -3,6 +3,7 @@
 The demo fleet (fleet.py) is small and carries ground truth; this one only needs to be big and shaped
 like production (8-GPU nodes, vLLM pods of TP 4/2/1/1, DCGM, cAdvisor, kube-state-metrics), at a
 30 s scrape over 24 h. One file per metric family keeps the disk footprint to the largest family.
+`scaled_inventory` is the matching kubectl-JSON inventory (same node, namespace and pod names as the series).
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from inferops_pipeline.demo.fleet import _Builder, write_inventory
+from inferops_pipeline.demo.spec import ClusterSpec, WorkloadSpec
 
 TP_PER_NODE = (4, 2, 1, 1)  # pods on each 8-GPU node, by GPUs per pod
 NAMESPACES = 20
 LATENCY_BOUNDS = ("0.05", "0.1", "0.25", "0.5", "1", "+Inf")
+GPU = "H100-80GB"  # catalog key of the series' modelName
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"  # the engine args' model (the series say model_name="llama-3-8b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +139,33 @@ def scaled_openmetrics(fleet: ScaledFleet, directory: Path, *, end: datetime, se
                     out.write("".join([f"{prefix}{v:g}{t}" for v, t in zip(row, stamps, strict=True)]))
             out.write("# EOF\n")
         yield path
+
+
+def scaled_inventory(fleet: ScaledFleet, *, end: datetime, seed: int = 7) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """cluster → kind → kubectl objects matching the series: node-NNNN (GPU Operator labels, 8×H100), and per
+    namespace and node slot one vLLM Deployment (→ ReplicaSet → pods vllm-NNNN-S, TP 4/2/1/1) on those nodes."""
+    builder = _Builder(seed, at=end)
+    cluster = ClusterSpec(fleet.cluster, "aws", "us-east-1", ("us-east-1a", "us-east-1b"), "gfd")
+    nodes = builder.inventory[fleet.cluster]["nodes"]
+    for node in range(fleet.nodes):
+        builder.add_node(cluster, GPU, 8)
+        name = f"node-{node:04d}"
+        nodes[-1]["metadata"]["name"] = name
+        nodes[-1]["metadata"]["labels"]["kubernetes.io/hostname"] = name
+    pods = builder.inventory[fleet.cluster]["pods"]
+    for namespace in range(min(NAMESPACES, fleet.nodes)):
+        members = list(range(namespace, fleet.nodes, NAMESPACES))
+        for slot, tp in enumerate(TP_PER_NODE):
+            spec = WorkloadSpec(
+                fleet.cluster, f"ns-{namespace:02d}", f"vllm-tp{tp}-s{slot}", "vllm", MODEL, GPU, tp, len(members)
+            )
+            builder.add_workload(cluster, spec, [f"node-{node:04d}" for node in members])
+            for pod, node in zip(pods[-len(members) :], members, strict=True):
+                pod["metadata"]["name"] = f"vllm-{node:04d}-{slot}"
+    return {name: dict(kinds) for name, kinds in builder.inventory.items()}
+
+
+def write_scaled_inventory(fleet: ScaledFleet, out: Path, *, end: datetime, seed: int = 7) -> Path:
+    """Writes out/<cluster>/<kind>.json (as demo-fleet does) and returns out/<cluster>."""
+    write_inventory(scaled_inventory(fleet, end=end, seed=seed), out)
+    return out / fleet.cluster
