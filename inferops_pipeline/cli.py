@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from inferops_pipeline.domain import is_knock_on
 from inferops_pipeline.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def _degraded(entry: dict[str, Any], *statuses: str) -> list[tuple[str, str, str
             continue
         for part, info in parts.items():
             detail = info.get("detail", "")
-            if info["status"] in statuses and not detail.startswith(("skipped:", "discarded:")):
+            if info["status"] in statuses and not is_knock_on(detail):
                 found.append((source, part, detail))
     return found
 

@@ -118,6 +118,14 @@ class CoverageStatus(StrEnum):
     ERROR = "error"  # unreachable or failed after retries: that cluster's part is missing this run
 
 
+# Detail prefixes of parts that failed only because another part of the same cluster did (they repeat its cause).
+KNOCK_ON_PREFIXES = ("skipped:", "discarded:")
+
+
+def is_knock_on(detail: str) -> bool:
+    return detail.startswith(KNOCK_ON_PREFIXES)
+
+
 @dataclass(frozen=True, slots=True)
 class CoverageRow:
     """What one run could read of one cluster: `source` kubernetes|prometheus, `part` a kind or signal."""

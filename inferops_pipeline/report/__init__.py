@@ -48,17 +48,6 @@ class Totals:
     previous_at_risk_usd: float | None
     previous_open_findings: int | None
 
-    def as_metadata(self) -> dict[str, Any]:
-        return {
-            "monthly_waste_usd": round(self.monthly_waste_usd, 2),
-            "monthly_at_risk_usd": round(self.monthly_at_risk_usd, 2),
-            "monthly_gpu_spend_usd": round(self.monthly_gpu_spend_usd, 2),
-            "open_findings": self.open_findings,
-            "new_findings": self.new_findings,
-            "resolved_findings": self.resolved_findings,
-            "suppressed_findings": self.suppressed_findings,
-        }
-
 
 @dataclass(frozen=True)
 class Report:

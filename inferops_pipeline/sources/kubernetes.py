@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from inferops_pipeline.domain import CoverageRow, CoverageStatus
+from inferops_pipeline.domain import CoverageRow, CoverageStatus, is_knock_on
 from inferops_pipeline.inventory.privacy import ENGINE_ENV, scrub_object
 from inferops_pipeline.settings import ConfigError, KubernetesConfig
 from inferops_pipeline.sources.errors import SnapshotError, SourceError, one_line
@@ -276,13 +276,10 @@ class LiveInventory:
         self.request_timeout = request_timeout or (config.connect_timeout_s, config.timeout_s)
         self.retries = max(0, config.retries if retries is None else retries)
         self.backoff_s = backoff_s
-        self.label = cluster or config.context or ("in-cluster" if self._use_in_cluster() else "current-context")
+        self.label = cluster or config.context or ("in-cluster" if uses_in_cluster(config) else "current-context")
         self.requests = 0  # HTTP requests sent, for coverage/bench figures
         self._client: Any = None
         self._absent: set[str] = set()
-
-    def _use_in_cluster(self) -> bool:
-        return uses_in_cluster(self.config)
 
     def _api_client(self) -> Any:
         if self._client is None:
@@ -541,7 +538,7 @@ def read_inventory(
                 rows[kind] = CoverageRow(
                     cluster, SOURCE, kind, CoverageStatus.ERROR, 0, f"discarded: {fatal}", row.duration_s
                 )
-        first = next(row for row in rows.values() if not row.detail.startswith(("skipped", "discarded")))
+        first = next(row for row in rows.values() if not is_knock_on(row.detail))
         error = f"{first.part}: {first.detail}"
         return InventoryRead(cluster, {kind: [] for kind in kinds}, [rows[k] for k in kinds], error=error)
     return InventoryRead(cluster, objects, [rows[k] for k in kinds])

@@ -12,7 +12,7 @@ from inferops_pipeline.catalog.models import ModelCatalog
 from inferops_pipeline.defs.convert import markdown_preview, to_frame
 from inferops_pipeline.defs.partitions import daily
 from inferops_pipeline.defs.resources import InferopsResource, cluster_metrics_source
-from inferops_pipeline.domain import METRIC_COLUMNS, CoverageRow, CoverageStatus, PodRow
+from inferops_pipeline.domain import METRIC_COLUMNS, CoverageRow, CoverageStatus, PodRow, is_knock_on
 from inferops_pipeline.inventory.nodes import NodeError, NodeFacts, gpu_allocations, node_facts
 from inferops_pipeline.inventory.pods import pod_rows
 from inferops_pipeline.inventory.privacy import scrub_object
@@ -146,8 +146,7 @@ def k8s_inventory(context: dg.AssetExecutionContext, inferops: InferopsResource)
     degraded = {
         f"{row.cluster}/{row.part}": f"{row.status.value}: {row.detail}"
         for row in coverage
-        if row.status in (CoverageStatus.DENIED, CoverageStatus.ERROR)
-        and not row.detail.startswith(("skipped", "discarded"))
+        if row.status in (CoverageStatus.DENIED, CoverageStatus.ERROR) and not is_knock_on(row.detail)
     }
     shared: dict[str, Any] = {
         "clusters": len(clusters),
@@ -315,10 +314,7 @@ def price_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource)
     description="Accelerator specs (memory, bandwidth, TFLOPS, MIG) keyed by the price catalog's GPU names.",
 )
 def gpu_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
-    rows = pd.DataFrame(GpuCatalog.load_bundled().rows())
-    with inferops.warehouse() as wh:
-        count = wh.replace_date("gpu_catalog", date.fromisoformat(context.partition_key), rows)
-    return dg.MaterializeResult(metadata={"rows": count})
+    return _bundled_catalog(context, inferops, "gpu_catalog", GpuCatalog.load_bundled().rows())
 
 
 @dg.asset(
@@ -328,7 +324,13 @@ def gpu_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -
     description="Open-model architectures (params, layers, KV heads, context) used for weight and KV-cache sizing.",
 )
 def model_catalog(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
-    rows = pd.DataFrame(ModelCatalog.load_bundled().rows())
+    return _bundled_catalog(context, inferops, "model_catalog", ModelCatalog.load_bundled().rows())
+
+
+def _bundled_catalog(
+    context: dg.AssetExecutionContext, inferops: InferopsResource, table: str, rows: list[dict[str, Any]]
+) -> dg.MaterializeResult:
+    """The day's copy of a bundled reference table, so SQL over history sees the catalog each night used."""
     with inferops.warehouse() as wh:
-        count = wh.replace_date("model_catalog", date.fromisoformat(context.partition_key), rows)
+        count = wh.replace_date(table, date.fromisoformat(context.partition_key), pd.DataFrame(rows))
     return dg.MaterializeResult(metadata={"rows": count})
