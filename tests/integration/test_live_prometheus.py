@@ -86,12 +86,12 @@ def test_live_equals_snapshot_full_demo(demo_fleet_backfilled: BackfilledFleet, 
 
 
 @pytest.fixture(scope="module")
-def test_a(prometheus: PromServer) -> pd.DataFrame:
+def fleet_a(prometheus: PromServer) -> pd.DataFrame:
     return _fetch(prometheus.url, "test-a").frame
 
 
 @pytest.fixture(scope="module")
-def test_b(prometheus: PromServer) -> pd.DataFrame:
+def fleet_b(prometheus: PromServer) -> pd.DataFrame:
     return _fetch(prometheus.url, "test-b").frame
 
 
@@ -102,76 +102,76 @@ def _value(frame: pd.DataFrame, signal: Signal, stat: str, **identity: str) -> p
     return rows["value"]
 
 
-def test_every_signal_is_read(test_a: pd.DataFrame, test_b: pd.DataFrame) -> None:
-    seen = set(test_a["signal"]) | set(test_b["signal"])
+def test_every_signal_is_read(fleet_a: pd.DataFrame, fleet_b: pd.DataFrame) -> None:
+    seen = set(fleet_a["signal"]) | set(fleet_b["signal"])
     assert seen == {s.value for s in Signal}
-    stats = set(test_a[test_a["signal"] == "gpu_util"]["stat"])
+    stats = set(fleet_a[fleet_a["signal"] == "gpu_util"]["stat"])
     assert stats == {"mean", "p50", "p95", "p99", "max", "hours"}
-    assert set(test_a[test_a["signal"] == "ttft_seconds"]["stat"]) >= {"p50", "p95", "p99", "hours"}
+    assert set(fleet_a[fleet_a["signal"] == "ttft_seconds"]["stat"]) >= {"p50", "p95", "p99", "hours"}
 
 
-def test_values_match_the_generators_profiles(test_a: pd.DataFrame) -> None:
+def test_values_match_the_generators_profiles(fleet_a: pd.DataFrame) -> None:
     # chat-vllm: util 0.6, kv 0.5, 24 h at 5 min → 288 samples per series.
-    util = _value(test_a, Signal.GPU_UTIL, "mean", namespace="llm", pod="chat-vllm")
+    util = _value(fleet_a, Signal.GPU_UTIL, "mean", namespace="llm", pod="chat-vllm")
     assert len(util) == 2 and util.to_numpy() == pytest.approx([0.6, 0.6], abs=0.03)
-    kv = _value(test_a, Signal.KV_CACHE_USAGE, "p50", namespace="llm", pod="chat-vllm")
+    kv = _value(fleet_a, Signal.KV_CACHE_USAGE, "p50", namespace="llm", pod="chat-vllm")
     assert kv.to_numpy() == pytest.approx([0.5, 0.5], abs=0.05)
-    rows = test_a[(test_a["signal"] == "gpu_util") & (test_a["pod"].str.startswith("chat-vllm"))]
+    rows = fleet_a[(fleet_a["signal"] == "gpu_util") & (fleet_a["pod"].str.startswith("chat-vllm"))]
     assert set(rows["samples"]) == {288}
-    assert set(_value(test_a, Signal.GPU_UTIL, "hours", pod="chat-vllm")) == {24.0}
+    assert set(_value(fleet_a, Signal.GPU_UTIL, "hours", pod="chat-vllm")) == {24.0}
     # 2 req/s × 86,100 s counted after the first scrape; 220 generated tokens per request.
-    generated = _value(test_a, Signal.GENERATION_TOKENS, "increase", pod="chat-vllm").sum()
+    generated = _value(fleet_a, Signal.GENERATION_TOKENS, "increase", pod="chat-vllm").sum()
     assert generated == pytest.approx(2 * 2 * 86100 * 220, rel=0.03)
-    hourly = test_a[(test_a["signal"] == "request_rate") & (test_a["pod"].str.startswith("chat-vllm"))]
+    hourly = fleet_a[(fleet_a["signal"] == "request_rate") & (fleet_a["pod"].str.startswith("chat-vllm"))]
     assert hourly["stat"].nunique() == 24 and hourly["value"].mean() == pytest.approx(2.0, rel=0.1)
 
 
-def test_old_and_new_vllm_names(test_a: pd.DataFrame, test_b: pd.DataFrame) -> None:
+def test_old_and_new_vllm_names(fleet_a: pd.DataFrame, fleet_b: pd.DataFrame) -> None:
     # test-a exports vllm:kv_cache_usage_perc / inter_token_latency, test-b the pre-0.10 names.
-    for frame, pod in ((test_a, "chat-vllm"), (test_b, "old-vllm")):
+    for frame, pod in ((fleet_a, "chat-vllm"), (fleet_b, "old-vllm")):
         assert len(_value(frame, Signal.KV_CACHE_USAGE, "p95", pod=pod)) == 2
         assert len(_value(frame, Signal.ITL_SECONDS, "p95", pod=pod)) == 2
 
 
-def test_sglang_tgi_and_triton_series(test_a: pd.DataFrame) -> None:
-    assert _value(test_a, Signal.KV_CACHE_USAGE, "p50", pod="rank-sglang").iloc[0] == pytest.approx(0.6, abs=0.06)
-    triton = test_a[(test_a["signal"] == "kv_cache_usage") & (test_a["pod"].str.startswith("trt-triton"))]
+def test_sglang_tgi_and_triton_series(fleet_a: pd.DataFrame) -> None:
+    assert _value(fleet_a, Signal.KV_CACHE_USAGE, "p50", pod="rank-sglang").iloc[0] == pytest.approx(0.6, abs=0.06)
+    triton = fleet_a[(fleet_a["signal"] == "kv_cache_usage") & (fleet_a["pod"].str.startswith("trt-triton"))]
     assert set(triton["model"]) == {"meta-llama/Llama-3.1-8B-Instruct"}
-    assert len(_value(test_a, Signal.REQUESTS_WAITING, "max", pod="trt-triton")) == 1
+    assert len(_value(fleet_a, Signal.REQUESTS_WAITING, "max", pod="trt-triton")) == 1
     # TGI: no KV ratio, batch tokens instead; its request counter has no _total suffix.
-    assert _value(test_a, Signal.KV_CACHE_USAGE, "p95", pod="sum-tgi").empty
-    assert len(_value(test_a, Signal.BATCH_TOKENS, "max", pod="sum-tgi")) == 1
-    assert _value(test_a, Signal.REQUEST_RATE, "h05", pod="sum-tgi").iloc[0] > 0
+    assert _value(fleet_a, Signal.KV_CACHE_USAGE, "p95", pod="sum-tgi").empty
+    assert len(_value(fleet_a, Signal.BATCH_TOKENS, "max", pod="sum-tgi")) == 1
+    assert _value(fleet_a, Signal.REQUEST_RATE, "h05", pod="sum-tgi").iloc[0] > 0
 
 
-def test_mig_instances_are_separate_devices(test_a: pd.DataFrame) -> None:
-    mig = test_a[
-        (test_a["signal"] == "gpu_util") & (test_a["stat"] == "mean") & test_a["pod"].str.startswith("tiny-mig")
+def test_mig_instances_are_separate_devices(fleet_a: pd.DataFrame) -> None:
+    mig = fleet_a[
+        (fleet_a["signal"] == "gpu_util") & (fleet_a["stat"] == "mean") & fleet_a["pod"].str.startswith("tiny-mig")
     ]
     assert len(mig) == 2 and mig["pod"].nunique() == 2
     parents = {uuid.split("/")[0] for uuid in mig["gpu_uuid"]}
     assert len(parents) == 1 and sorted(u.split("/")[1] for u in mig["gpu_uuid"]) == ["mig-1", "mig-2"]
-    total = _value(test_a, Signal.GPU_FB_TOTAL_MIB, "max", pod="tiny-mig")
+    total = _value(fleet_a, Signal.GPU_FB_TOTAL_MIB, "max", pod="tiny-mig")
     assert total.to_numpy() == pytest.approx([10240, 10240], abs=1)
 
 
-def test_exported_pod_attribution_and_hostname_label(test_b: pd.DataFrame) -> None:
+def test_exported_pod_attribution_and_hostname_label(fleet_b: pd.DataFrame) -> None:
     # test-b: honorLabels false (exported_*), lowercase `hostname`, DEV_GPU_UTIL in percent.
-    gpu = test_b[(test_b["signal"] == "gpu_util") & (test_b["stat"] == "mean") & (test_b["pod"] != "")]
+    gpu = fleet_b[(fleet_b["signal"] == "gpu_util") & (fleet_b["stat"] == "mean") & (fleet_b["pod"] != "")]
     assert set(gpu["namespace"]) == {"serve"}
     assert {pod.rsplit("-", 2)[0] for pod in gpu["pod"]} == {"old-vllm", "gappy-vllm", "burst-sglang"}
     assert (gpu["container"] == "engine").all() and (gpu["node"] != "").all()
     assert gpu["value"].between(0.3, 0.7).all()  # percent scaled to 0–1
 
 
-def test_unallocated_gpu_belongs_to_nobody(test_a: pd.DataFrame) -> None:
-    free = test_a[(test_a["signal"] == "gpu_util") & (test_a["stat"] == "mean") & (test_a["pod"] == "")]
+def test_unallocated_gpu_belongs_to_nobody(fleet_a: pd.DataFrame) -> None:
+    free = fleet_a[(fleet_a["signal"] == "gpu_util") & (fleet_a["stat"] == "mean") & (fleet_a["pod"] == "")]
     assert len(free) >= 1 and (free["namespace"] == "").all() and (free["value"] == 0).all()
     assert free["node"].str.contains("l40s").any()  # the spare node
 
 
-def test_namespace_with_a_quote(test_a: pd.DataFrame) -> None:
-    rows = test_a[test_a["namespace"] == QUOTE_NAMESPACE]
+def test_namespace_with_a_quote(fleet_a: pd.DataFrame) -> None:
+    rows = fleet_a[fleet_a["namespace"] == QUOTE_NAMESPACE]
     assert {"gpu_util", "kv_cache_usage", "memory_working_set_bytes", "oom_killed"} <= set(rows["signal"])
     assert _value(rows, Signal.OOM_KILLED, "max").iloc[0] == 1.0
     assert _value(rows, Signal.RESTARTS, "increase").iloc[0] == 3.0
