@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -45,25 +46,23 @@ def _wait(process: subprocess.Popen[bytes], began: float) -> tuple[int, float, f
 
 
 def _timed_assess(phases_path: str, argv: list[str]) -> None:
-    """Child mode: the `inferops` CLI itself, with each dagster.materialize call (one per group) timed."""
-    import dagster as dg
+    """Child mode: the `inferops` CLI itself, with each stage run (per-cluster ingest, then each group) timed."""
+    from inferops_pipeline.cli import app
+    from inferops_pipeline.defs import inprocess
 
-    from inferops_pipeline.cli import GROUPS, app
+    run_date, seconds = inprocess.run_date, {}
 
-    materialize, seconds = dg.materialize, []
+    def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for run in run_date(*args, **kwargs):
+            stage = run.stage.split(" ")[0]  # "ingest <cluster>" runs add up to "ingest"
+            seconds[stage] = seconds.get(stage, 0.0) + run.seconds
+            yield run
 
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        began = time.perf_counter()
-        try:
-            return materialize(*args, **kwargs)
-        finally:
-            seconds.append(time.perf_counter() - began)
-
-    dg.materialize = timed  # type: ignore[assignment]
+    inprocess.run_date = timed  # type: ignore[assignment]
     try:
         app(argv, prog_name="inferops")
     finally:
-        Path(phases_path).write_text(json.dumps(dict(zip(GROUPS, seconds, strict=False))))
+        Path(phases_path).write_text(json.dumps(seconds))
 
 
 def _serve_inventory(folder: str) -> None:

@@ -51,6 +51,8 @@ def _run(url: str, pods: int, nodes: int) -> int:
     import dagster as dg
 
     from inferops_pipeline.defs.ingest.assets import k8s_inventory
+    from inferops_pipeline.defs.model.assets import fleet_ingest
+    from inferops_pipeline.defs.partitions import cluster_partition, register_clusters
     from inferops_pipeline.defs.resources import InferopsResource
     from inferops_pipeline.inventory.nodes import gpu_allocations, node_facts
     from inferops_pipeline.inventory.pods import pod_rows
@@ -100,25 +102,39 @@ def _run(url: str, pods: int, nodes: int) -> int:
                 }
             )
         )
+        instance = dg.DagsterInstance.ephemeral()
+        register_clusters(instance, ["bench"])
+        quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+        resources = {"inferops": InferopsResource(config_path=str(config))}
         started = time.perf_counter()
         result = dg.materialize(
             [k8s_inventory],
-            partition_key="2026-11-30",
-            resources={"inferops": InferopsResource(config_path=str(config))},
-            instance=dg.DagsterInstance.ephemeral(),
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            partition_key=str(cluster_partition("2026-11-30", "bench")),
+            resources=resources,
+            instance=instance,
+            run_config=quiet,
         )
-        whole = time.perf_counter() - started
+        staged = time.perf_counter() - started
         if not result.success:
             raise SystemExit("k8s_inventory asset failed")
-        rows.append(("k8s_inventory asset end to end (DuckDB)", whole, f"target < {TARGET_S:.0f} s"))
+        rows.append(("k8s_inventory asset (read → staged Parquet)", staged, "one cluster's ingest run"))
+        started = time.perf_counter()
+        # Only the inventory is staged: fleet_ingest records the metrics as not ingested, which is fine here.
+        result = dg.materialize(
+            [fleet_ingest], partition_key="2026-11-30", resources=resources, instance=instance, run_config=quiet
+        )
+        if not result.success:
+            raise SystemExit("fleet_ingest asset failed")
+        loaded = time.perf_counter() - started
+        rows.append(("fleet_ingest (staged → DuckDB)", loaded, "the single warehouse writer"))
+        rows.append(("inventory end to end", staged + loaded, f"target < {TARGET_S:.0f} s"))
 
     print(f"inventory ingestion, {pods:,} pods / {nodes} nodes (fake API server in its own process)")
     print(f"{'phase':<42} {'seconds':>8}  detail")
     for name, seconds, detail in rows:
         print(f"{name:<42} {seconds:>8.2f}  {detail}")
     print(f"{'peak RSS of the ingesting process':<42} {_rss_mib():>7.0f}M")
-    return 0 if whole < TARGET_S else 1
+    return 0 if staged + loaded < TARGET_S else 1
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -30,7 +30,6 @@ EXIT_BAD_INPUT = 2
 EXIT_FINDINGS = 3
 EXIT_INCOMPLETE = 4  # a cluster's inventory or metrics could not be read; the rest was assessed
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
-GROUPS = ("ingest", "model", "findings", "recommendations")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -66,31 +65,24 @@ def _window_end(settings: Settings, at: str | None) -> datetime:
 
 
 def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
-    import dagster as dg
-
-    from inferops_pipeline.definitions import ALL_ASSETS
+    from inferops_pipeline.defs.inprocess import UP_TO_RECOMMENDATIONS, run_date
     from inferops_pipeline.defs.resources import InferopsResource
 
     partition = (at - timedelta(seconds=1)).date().isoformat()
     resources = {
         "inferops": InferopsResource(config_path=str(config_path), at=at.isoformat(), warehouse_path=str(warehouse))
     }
-    instance = dg.DagsterInstance.ephemeral()
     with err.status("assessing…") as status:
-        for group in GROUPS:
-            status.update(f"[bold]{group}[/]…")
-            selection = dg.AssetSelection.groups(group)
-            result = dg.materialize(
-                cast(list[dg.AssetsDefinition], ALL_ASSETS),  # module loading types them loosely; all are assets
-                selection=selection,
-                partition_key=partition,
-                resources=resources,
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-            )
-            if not result.success:
-                failure = next((e for e in result.all_events if e.is_step_failure), None)
+        status.update("[bold]ingest[/]…")
+        for run in run_date(
+            partition,
+            resources=resources,
+            stages=UP_TO_RECOMMENDATIONS,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        ):
+            if not run.result.success:
+                failure = next((e for e in run.result.all_events if e.is_step_failure), None)
                 error = failure.step_failure_data.error if failure and failure.step_failure_data else None
                 # Dagster wraps the asset's exception; the user needs the original one-liner.
                 while error is not None and error.cause is not None and error.cls_name not in _BAD_INPUT_ERRORS:
@@ -98,9 +90,10 @@ def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
                 message = error.message.strip().splitlines()[-1] if error else "unknown failure"
                 if error is not None and error.cls_name in _BAD_INPUT_ERRORS:
                     raise _fail(message.split(": ", 1)[1] if message.startswith(f"{error.cls_name}: ") else message)
-                err.print(f"[bold red]error:[/] {group} failed: {message}")
+                err.print(f"[bold red]error:[/] {run.stage} failed: {message}")
                 raise typer.Exit(1)
-            err.print(f"[green]✓[/] {group}")
+            err.print(f"[green]✓[/] {run.stage}")
+            status.update("[bold]…[/]")
     return partition
 
 

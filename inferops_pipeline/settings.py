@@ -57,8 +57,14 @@ class PrometheusConfig(_Strict):
     max_concurrency: int = Field(4, ge=1, le=4, description="Queries in flight at once against this server (1-4).")
 
 
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
 class ClusterConfig(_Strict):
-    name: str
+    name: str = Field(
+        description="Unique cluster name: letters, digits, '.', '_' and '-' (it keys rows, ingest partitions and "
+        "staging folders)."
+    )
     kubernetes: KubernetesConfig
     prometheus: PrometheusConfig
     cloud: str = Field("aws", description="Cloud assumed when node labels do not say.")
@@ -69,6 +75,13 @@ class ClusterConfig(_Strict):
         "namespaces, deploy/rbac/remediator.yaml). Separate from `kubernetes`, which stays read-only, so a leaked "
         "scanner token cannot change the cluster; unset = nothing can be applied to this cluster.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_key(cls, value: str) -> str:
+        if not _CLUSTER_NAME.match(value):
+            raise ValueError(f"cluster name {value!r} must be 1-63 letters, digits, '.', '_' or '-', starting alnum")
+        return value
 
 
 class GpuShareConfig(_Strict):
@@ -320,6 +333,12 @@ class ScheduleConfig(_Strict):
 
 class Settings(_Strict):
     warehouse: Path = Field(Path(".inferops/warehouse.duckdb"), description="DuckDB file.")
+    staging: Path | None = Field(
+        None,
+        description="Folder where each cluster's ingest run leaves its Parquet files for the warehouse load "
+        "(default: `<warehouse name>.staging/` next to the warehouse file). Ingest runs never open DuckDB, so clusters ingest in parallel "
+        "(one run launcher pod each); put it on the same shared volume as the warehouse.",
+    )
     window: str = Field("24h", description="Metrics window ending at the assessment time (e.g. 24h, 7d).")
     at: datetime | None = Field(None, description="Window end (ISO time); default now.")
     clusters: list[ClusterConfig] = Field(min_length=1)
@@ -334,6 +353,24 @@ class Settings(_Strict):
         default_factory=lambda: ["team", "owner", "app.kubernetes.io/part-of"],
         description="Workload/namespace labels naming the team that gets paged, first match wins.",
     )
+
+    @field_validator("clusters")
+    @classmethod
+    def _names_unique(cls, value: list[ClusterConfig]) -> list[ClusterConfig]:
+        seen: set[str] = set()
+        for cluster in value:
+            if cluster.name in seen:
+                raise ValueError(f"cluster name {cluster.name!r} appears twice")
+            seen.add(cluster.name)
+        return value
+
+    def cluster(self, name: str) -> ClusterConfig:
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise ConfigError(
+            f"clusters: no cluster named {name!r} (configured: {', '.join(c.name for c in self.clusters)})"
+        )
 
     @field_validator("window")
     @classmethod
@@ -370,8 +407,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         path = Path(os.path.expanduser(str(value)))
         return str(path if path.is_absolute() else base / path)
 
-    if "warehouse" in raw:
-        raw["warehouse"] = fix(raw["warehouse"])
+    for key in ("warehouse", "staging"):
+        if raw.get(key):
+            raw[key] = fix(raw[key])
     for cluster in raw.get("clusters") or []:
         if not isinstance(cluster, dict):
             continue

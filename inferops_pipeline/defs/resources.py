@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from inferops_pipeline.sources.price_apis import (
 from inferops_pipeline.sources.pricing import load_price_catalog
 from inferops_pipeline.sources.prometheus import MetricsSource, PromCredentials, metrics_source
 from inferops_pipeline.warehouse import Warehouse, connect
+from inferops_pipeline.warehouse.staging import Staging
 
 DEMO_DIR_ENV = "INFEROPS_DEMO_DIR"
 
@@ -162,14 +163,20 @@ class InferopsResource(dg.ConfigurableResource):
     def warehouse_file(self) -> Path:
         return Path(self.warehouse_path) if self.warehouse_path else self.settings.warehouse
 
-    def window(self, partition_key: str) -> tuple[datetime, datetime]:
+    @property
+    def staging(self) -> Staging:
+        """Where per-cluster ingest runs leave their tables for the warehouse load (settings `staging`)."""
+        default = self.warehouse_file.with_name(f"{self.warehouse_file.stem}.staging")
+        return Staging(self.settings.staging or default)
+
+    def window(self, day: date) -> tuple[datetime, datetime]:
         """Window end: --at, else the config's `at`, else the end of the partition's day (UTC)."""
         if self.at:
             end = datetime.fromisoformat(self.at)
         elif self.settings.at:
             end = self.settings.at
         else:
-            end = datetime.fromisoformat(partition_key).replace(tzinfo=UTC) + timedelta(days=1)
+            end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
         end = end if end.tzinfo else end.replace(tzinfo=UTC)
         return end - self.settings.window_delta, end
 

@@ -58,6 +58,20 @@ def _bind(statement: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {key: params[key] for key in wanted}
 
 
+def flatten_nested(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nested values (dicts, lists, tuples) become JSON text: the warehouse's JSON columns and Parquet want scalars."""
+    nested = [
+        column
+        for column in frame.columns
+        if frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, dict | list | tuple)).any()
+    ]
+    if not nested:
+        return frame
+    return frame.assign(
+        **{column: frame[column].map(lambda v: json.dumps(v, sort_keys=True, default=str)) for column in nested}
+    )
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -127,14 +141,7 @@ class Warehouse:
 
     def replace_date(self, table: str, assessment_date: date, frame: pd.DataFrame, **params: Any) -> int:
         """Swap one date's rows for `frame` atomically: a failure leaves the previous rows intact."""
-        incoming = frame.assign(assessment_date=assessment_date)
-        for column in incoming.columns:
-            # Nested values (dicts, lists, tuples) land in JSON columns as JSON text.
-            if (
-                incoming[column].dtype == object
-                and incoming[column].map(lambda v: isinstance(v, dict | list | tuple)).any()
-            ):
-                incoming[column] = incoming[column].map(lambda v: json.dumps(v, sort_keys=True, default=str))
+        incoming = flatten_nested(frame.assign(assessment_date=assessment_date))
         self.con.register("incoming", incoming)
         try:
             with self.transaction():

@@ -28,7 +28,7 @@ from fakes.dagster_stack import (
 )
 from fakes.kube_api import FakeKubeApi
 
-from inferops_pipeline.definitions import ALL_ASSETS
+from inferops_pipeline.defs.inprocess import UP_TO_RECOMMENDATIONS, materialize_date
 from inferops_pipeline.defs.remediation.sensors import recommendation_inbox
 from inferops_pipeline.defs.resources import InferopsResource
 
@@ -62,14 +62,12 @@ def ui(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
             stack = start_dagster(root / "dagster_home", pg, {"INFEROPS_CONFIG": str(config)})
             try:
                 instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stack.home)))
-                result = dg.materialize(
-                    ALL_ASSETS,  # type: ignore[arg-type]
-                    selection=dg.AssetSelection.groups("ingest", "model", "findings", "recommendations"),
-                    partition_key=PARTITION,
+                materialize_date(
+                    PARTITION,
                     resources={"inferops": InferopsResource(config_path=str(config))},
                     instance=instance,
+                    stages=UP_TO_RECOMMENDATIONS,  # what the inbox sensor reads
                 )
-                assert result.success
                 tick = recommendation_inbox(dg.build_sensor_context(instance=instance))
                 assert isinstance(tick, dg.SensorResult)
                 for request in tick.dynamic_partitions_requests or []:

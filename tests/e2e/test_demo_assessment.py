@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import pytest
 
-from inferops_pipeline.definitions import ALL_ASSETS, defs
+from inferops_pipeline.definitions import defs
+from inferops_pipeline.defs.inprocess import materialize_date
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.demo.fleet import generate
 
@@ -31,13 +31,9 @@ DETECTOR_DISAGREEMENTS: dict[Key, str] = {}
 
 
 def _materialize(config: Path, warehouse: Path) -> None:
-    result = dg.materialize(
-        ALL_ASSETS,
-        partition_key=PARTITION,
-        resources={"inferops": InferopsResource(config_path=str(config), warehouse_path=str(warehouse))},
-        instance=dg.DagsterInstance.ephemeral(),
+    materialize_date(
+        PARTITION, resources={"inferops": InferopsResource(config_path=str(config), warehouse_path=str(warehouse))}
     )
-    assert result.success
 
 
 def _key(p: dict[str, Any]) -> Key:

@@ -9,8 +9,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from inferops_pipeline.definitions import ALL_ASSETS, ALL_CHECKS
 from inferops_pipeline.defs.findings.checks import EVIDENCE, MONEY, UNIQUE, evaluate
+from inferops_pipeline.defs.inprocess import materialize_date
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.report import render_report
 from inferops_pipeline.report.load import load_report_data
@@ -47,15 +47,12 @@ def history(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     configs = [demo_dir / "inferops.yaml", demo_dir / "inferops.yaml", fixed]
     results = []
     for night, config in zip(NIGHTS, configs, strict=True):
-        result = dg.materialize(
-            [*ALL_ASSETS, *ALL_CHECKS],
-            selection=dg.AssetSelection.groups("ingest", "model", "findings"),
-            partition_key=night,
+        runs = materialize_date(
+            night,
             resources={"inferops": InferopsResource(config_path=str(config), warehouse_path=str(warehouse))},
-            instance=dg.DagsterInstance.ephemeral(),
+            stages=("ingest", "catalogs", "model", "findings"),
         )
-        assert result.success
-        results.append(result)
+        results.append(runs[-1].result)
     return warehouse, results
 
 

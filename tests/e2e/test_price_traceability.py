@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import pytest
 import yaml
 
-from inferops_pipeline.definitions import ALL_ASSETS
+from inferops_pipeline.defs.inprocess import materialize_date
 from inferops_pipeline.defs.resources import InferopsResource
 
 PARTITION = "2026-11-30"
@@ -20,15 +19,11 @@ RECORDED = Path(__file__).resolve().parents[1] / "data" / "pricing"
 PRICED_BASES = {"exact", "other_region", "gpu_model_median", "override"}
 
 
-def _assess(config: Path, warehouse: Path, **resource: str) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        ALL_ASSETS,  # type: ignore[arg-type]
-        partition_key=PARTITION,
+def _assess(config: Path, warehouse: Path, **resource: str) -> None:
+    materialize_date(
+        PARTITION,
         resources={"inferops": InferopsResource(config_path=str(config), warehouse_path=str(warehouse), **resource)},
-        instance=dg.DagsterInstance.ephemeral(),
     )
-    assert result.success
-    return result
 
 
 def _rows(warehouse: Path, sql: str) -> list[dict[str, Any]]:

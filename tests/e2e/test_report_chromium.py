@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from inferops_pipeline.definitions import ALL_ASSETS, ALL_CHECKS
+from inferops_pipeline.defs.inprocess import materialize_date
 from inferops_pipeline.defs.resources import InferopsResource
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,13 +36,7 @@ def report_file(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     }
     result = None
     for night in NIGHTS:
-        result = dg.materialize(
-            [*ALL_ASSETS, *ALL_CHECKS],
-            partition_key=night,
-            resources=resources,
-            instance=dg.DagsterInstance.ephemeral(),
-        )
-        assert result.success
+        result = materialize_date(night, resources=resources)[-1].result
     assert result is not None
     return warehouse.parent / "reports" / f"fleet-{NIGHTS[-1]}.html", result
 

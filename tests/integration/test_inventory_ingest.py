@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import pytest
 import yaml
@@ -17,8 +16,7 @@ from fakes.kube_api import FakeKubeApi, unused_url, write_kubeconfig
 from fakes.kube_objects import SECRET_SENTINELS, realistic_fleet
 
 from inferops_pipeline.cli import EXIT_INCOMPLETE
-from inferops_pipeline.defs.ingest.assets import k8s_inventory
-from inferops_pipeline.defs.model.assets import gpu_nodes, workloads
+from inferops_pipeline.defs.inprocess import materialize_date
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.sources.kubernetes import KINDS
 from inferops_pipeline.sources.prometheus import empty_metrics_frame, write_metrics_snapshot
@@ -61,16 +59,19 @@ def fleet_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def ingested(fleet_config: Path) -> dict[str, Any]:
     warehouse = fleet_config.parent / "wh.duckdb"
-    result = dg.materialize(
-        [k8s_inventory, gpu_nodes, workloads],
-        partition_key=PARTITION,
+    runs = materialize_date(
+        PARTITION,
         resources={"inferops": InferopsResource(config_path=str(fleet_config), warehouse_path=str(warehouse))},
-        instance=dg.DagsterInstance.ephemeral(),
-        selection=["k8s_nodes", "k8s_workloads", "gpu_nodes", "workloads"],
+        stages=("ingest", "catalogs", "model"),
     )
-    assert result.success
-    metadata = result.asset_materializations_for_node("k8s_inventory")[0].metadata
-    return {"warehouse": warehouse, "metadata": {k: v.value for k, v in metadata.items()}}
+    errors = {
+        run.stage.removeprefix("ingest "): run.result.asset_materializations_for_node("k8s_inventory")[0]
+        .metadata["error"]
+        .value
+        for run in runs
+        if run.stage.startswith("ingest ")
+    }
+    return {"warehouse": warehouse, "errors": {cluster: error for cluster, error in errors.items() if error}}
 
 
 def query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -87,8 +88,8 @@ def test_every_cluster_is_ingested_except_the_down_one(ingested: dict[str, Any])
     assert nodes == {"live-a": 14, "live-b": 14, "snap": 14}
     pods = dict(query(wh, "select cluster, count(*) from k8s_workloads group by cluster"))
     assert pods == {"live-a": 17, "live-b": 17, "snap": 17}
-    assert set(ingested["metadata"]["failed_clusters"]) == {"down"}
-    assert ingested["metadata"]["failed_clusters"]["down"].startswith("nodes: API server failed after 2 attempts")
+    assert set(ingested["errors"]) == {"down"}
+    assert ingested["errors"]["down"].startswith("nodes: API server failed after 2 attempts")
 
 
 def test_live_and_snapshot_clusters_have_identical_rows(ingested: dict[str, Any]) -> None:

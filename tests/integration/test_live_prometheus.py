@@ -15,6 +15,7 @@ import pytest
 import yaml
 from promserver import BackfilledFleet, PromServer, free_port
 
+from inferops_pipeline.defs.inprocess import materialize_date
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.demo.fleet import DEMO_AT
 from inferops_pipeline.demo.spec import QUOTE_NAMESPACE
@@ -238,17 +239,12 @@ def _config(fleet: BackfilledFleet, path: Path, *, live_url: str | None, down_ur
     return path
 
 
-def _materialize(config: Path) -> dg.ExecuteInProcessResult:
-    from inferops_pipeline.definitions import ALL_ASSETS
-
+def _materialize(config: Path) -> dict[str, dg.ExecuteInProcessResult]:
     resource = InferopsResource(config_path=str(config), warehouse_path=str(config.with_suffix(".duckdb")))
-    return dg.materialize(
-        ALL_ASSETS,  # type: ignore[arg-type]
-        selection=dg.AssetSelection.groups("ingest", "model", "findings"),
-        partition_key=PARTITION,
-        resources={"inferops": resource},
-        instance=dg.DagsterInstance.ephemeral(),
+    runs = materialize_date(
+        PARTITION, resources={"inferops": resource}, stages=("ingest", "catalogs", "model", "findings")
     )
+    return {run.stage: run.result for run in runs}
 
 
 def _table(config: Path, sql: str) -> pd.DataFrame:
@@ -265,12 +261,14 @@ def test_graph_live_matches_snapshot_and_reports_gaps(small_fleet: BackfilledFle
     live = _config(
         small_fleet, tmp_path / "live.yaml", live_url=prometheus.url, down_url=f"http://127.0.0.1:{free_port()}"
     )
-    assert _materialize(offline).success
-    result = _materialize(live)
-    assert result.success  # a down Prometheus is reported, not fatal
-    metadata = result.asset_materializations_for_node("window_metrics")[0].metadata
-    failed: Any = metadata["failed_clusters"].value
-    assert set(failed) == {"test-down"}
+    _materialize(offline)
+    runs = _materialize(live)  # a down Prometheus is reported, not fatal (materialize_date raises on failure)
+    errors = {
+        stage: run.asset_materializations_for_node("window_metrics")[0].metadata["error"].value
+        for stage, run in runs.items()
+        if stage.startswith("ingest ")
+    }
+    assert {stage for stage, error in errors.items() if error} == {"ingest test-down"}
 
     # The same workload metrics from live queries as from the snapshot.
     query = "select * exclude (assessment_date) from workloads where cluster != 'test-down' order by cluster, namespace, name"

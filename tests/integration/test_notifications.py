@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import yaml
 
-from inferops_pipeline.definitions import ALL_ASSETS
+from inferops_pipeline.defs.inprocess import materialize_date
 from inferops_pipeline.defs.resources import InferopsResource
 from inferops_pipeline.remediation.notify import WebhookNotifier
 
@@ -44,13 +43,9 @@ def webhook() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
 
 def _run(config: Path, warehouse: Path) -> None:
-    result = dg.materialize(
-        ALL_ASSETS,
-        partition_key=PARTITION,
-        resources={"inferops": InferopsResource(config_path=str(config), warehouse_path=str(warehouse))},
-        instance=dg.DagsterInstance.ephemeral(),
+    materialize_date(
+        PARTITION, resources={"inferops": InferopsResource(config_path=str(config), warehouse_path=str(warehouse))}
     )
-    assert result.success
 
 
 def test_new_recommendations_are_announced_once(

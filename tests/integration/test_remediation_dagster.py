@@ -33,7 +33,8 @@ from fakes.kube_api import FakeKubeApi
 from typer.testing import CliRunner
 
 from inferops_pipeline.cli import app
-from inferops_pipeline.definitions import ALL_ASSETS, REMEDIATION_ASSETS
+from inferops_pipeline.definitions import REMEDIATION_ASSETS
+from inferops_pipeline.defs.inprocess import UP_TO_RECOMMENDATIONS, materialize_date
 from inferops_pipeline.defs.remediation.jobs import rollback_remediation
 from inferops_pipeline.defs.remediation.sensors import recommendation_inbox
 from inferops_pipeline.defs.resources import InferopsResource
@@ -93,15 +94,13 @@ def rows(env: Env, sql: str, **params: Any) -> list[dict[str, Any]]:
 
 def nightly(env: Env, partition: str = PARTITION) -> dg.ExecuteInProcessResult:
     """The nightly graph up to recommendations, recorded in the Postgres event log (what the sensor reads)."""
-    result = dg.materialize(
-        ALL_ASSETS,  # type: ignore[arg-type]
-        selection=dg.AssetSelection.groups("ingest", "model", "findings", "recommendations"),
-        partition_key=partition,
+    runs = materialize_date(
+        partition,
         resources={"inferops": InferopsResource(config_path=str(env.config))},
         instance=env.instance,
+        stages=UP_TO_RECOMMENDATIONS,
     )
-    assert result.success
-    return result
+    return runs[-1].result
 
 
 def launch(env: Env, key: str, **decision: Any) -> tuple[str, str]:

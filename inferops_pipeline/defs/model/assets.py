@@ -1,25 +1,100 @@
-"""Model assets: GPU nodes with allocation and price, and one row per model deployment with its metrics."""
+"""Model assets: every cluster's ingest loaded for the date, GPU nodes with price, one row per model deployment."""
 
 from collections import Counter
 from datetime import date
 
 import dagster as dg
+import pandas as pd
 
 from inferops_pipeline.defs.convert import markdown_preview, metric_rows, pod_rows, rows_to, to_frame
-from inferops_pipeline.defs.partitions import daily
+from inferops_pipeline.defs.ingest.assets import INVENTORY, METRICS
+from inferops_pipeline.defs.partitions import EVERY_CLUSTER_OF_THE_DATE, cluster_partition, daily
 from inferops_pipeline.defs.resources import InferopsResource
-from inferops_pipeline.domain import GpuNode
+from inferops_pipeline.domain import CoverageRow, CoverageStatus, GpuNode
 from inferops_pipeline.inventory.build import PendingPrice, PendingPricer, build_gpu_nodes, build_workloads
 from inferops_pipeline.inventory.nodes import NodeFacts
+from inferops_pipeline.sources.kubernetes import KINDS
+from inferops_pipeline.sources.kubernetes import SOURCE as KUBERNETES
+from inferops_pipeline.sources.prometheus import PARTS, coverage_frame, empty_metrics_frame
 
 GROUP = "model"
+
+# What each per-cluster ingest asset stages, and the coverage source and parts it answers for.
+_STAGED = {
+    INVENTORY: (KUBERNETES, KINDS, ("raw_k8s_objects", "k8s_nodes", "k8s_workloads")),
+    METRICS: ("prometheus", PARTS, ("metrics",)),
+}
 
 
 @dg.asset(
     group_name=GROUP,
     partitions_def=daily,
     pool="warehouse",
-    deps=["k8s_nodes", "k8s_workloads", "price_catalog"],
+    deps=[
+        dg.AssetDep(key, partition_mapping=EVERY_CLUSTER_OF_THE_DATE)
+        for key in ("k8s_nodes", "k8s_workloads", "gpu_metrics", "serving_metrics", "container_metrics")
+    ],
+    description="Every configured cluster's staged ingest for the date (inventory, metrics, coverage) loaded into "
+    "the warehouse in one transaction — the only writer of those tables, so per-cluster ingest runs can run in "
+    "parallel without the DuckDB lock. A cluster with no ingest run for the date is recorded as a coverage error "
+    "(its earlier findings stay open) rather than silently missing.",
+)
+def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
+    day = date.fromisoformat(context.partition_key)
+    tables: dict[str, list[pd.DataFrame]] = {"coverage": []}
+    missing: dict[str, list[str]] = {}
+    staged_runs: dict[str, str] = {}
+    for cluster in inferops.settings.clusters:
+        for asset, (source, parts, names) in _STAGED.items():
+            staged = inferops.staging.read(day=day, cluster=cluster.name, asset=asset)
+            if staged is None:
+                key = cluster_partition(day.isoformat(), cluster.name)
+                detail = f"not ingested: no {asset} run for partition {key}"
+                tables["coverage"].append(
+                    coverage_frame(
+                        CoverageRow(cluster.name, source, part, CoverageStatus.ERROR, 0, detail) for part in parts
+                    )
+                )
+                missing.setdefault(cluster.name, []).append(asset)
+                context.log.error(f"cluster {cluster.name}: {detail}")
+                continue
+            staged_runs[f"{cluster.name}/{asset}"] = staged.run_id
+            tables["coverage"].append(staged.tables["coverage"])
+            for name in names:
+                tables.setdefault(name, []).append(staged.tables[name])
+    frames = {name: _concat(parts) for name, parts in tables.items()}
+    if frames.get("metrics") is None or frames["metrics"].empty:
+        frames["metrics"] = empty_metrics_frame()
+    coverage = frames.pop("coverage")
+    with inferops.warehouse() as wh, wh.transaction():  # every cluster's rows of the date, or none
+        wh.replace_date("raw_k8s_objects", day, frames.get("raw_k8s_objects", pd.DataFrame()), kinds=list(KINDS))
+        for name in ("k8s_nodes", "k8s_workloads", "metrics"):
+            wh.replace_date(name, day, frames.get(name, pd.DataFrame()))
+        for source, parts, _ in _STAGED.values():
+            wh.replace_date("coverage", day, coverage[coverage["source"] == source], source=source, parts=list(parts))
+    degraded = coverage[coverage["status"].isin(["denied", "error"])] if not coverage.empty else coverage
+    return dg.MaterializeResult(
+        metadata={
+            "clusters": len(inferops.settings.clusters),
+            "not_ingested": dg.MetadataValue.json(missing),
+            "degraded_parts": len(degraded),
+            "staged_runs": dg.MetadataValue.json(staged_runs),
+            **{f"{name}_rows": len(frame) for name, frame in frames.items()},
+        }
+    )
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    # Frames from clusters with nothing of a kind have no columns; concat would still widen them with NaN rows.
+    kept = [p for p in parts if len(p.columns)]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    pool="warehouse",
+    deps=["fleet_ingest", "price_catalog"],
     description="GPU nodes with allocatable vs allocated GPUs (from scheduled pods) and the hourly price that applies "
     "to their instance type and capacity type, with the catalog row or override it came from.",
 )
@@ -99,11 +174,8 @@ def _pending_pricer(inferops: InferopsResource, nodes: list[GpuNode]) -> Pending
     partitions_def=daily,
     pool="warehouse",
     deps=[
-        "k8s_workloads",
+        "fleet_ingest",
         "gpu_nodes",
-        "gpu_metrics",
-        "serving_metrics",
-        "container_metrics",
         "model_catalog",
         "gpu_catalog",
     ],
