@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,19 +51,21 @@ def _timed_assess(phases_path: str, argv: list[str]) -> None:
     from inferops_pipeline.cli import app
     from inferops_pipeline.defs import inprocess
 
-    run_date, seconds = inprocess.run_date, {}
+    run_date, seconds, high_water = inprocess.run_date, {}, {}
 
     def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
         for run in run_date(*args, **kwargs):
             stage = run.stage.split(" ")[0]  # "ingest <cluster>" runs add up to "ingest"
             seconds[stage] = seconds.get(stage, 0.0) + run.seconds
+            # The process's RSS high-water mark once this stage is done: which stage sets the peak.
+            high_water[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             yield run
 
     inprocess.run_date = timed  # type: ignore[assignment]
     try:
         app(argv, prog_name="inferops")
     finally:
-        Path(phases_path).write_text(json.dumps(seconds))
+        Path(phases_path).write_text(json.dumps({**seconds, "rss_mib": high_water}))
 
 
 def _serve_inventory(folder: str) -> None:
@@ -190,6 +193,8 @@ def main() -> None:
             f"{r['wall_s']:>7.2f} {r['ratio']:>9.2f} {r['budget_s']:>9.2f} {r['rss'] / 2**20:>8.0f}M "
             f"{len(r['report'].get('findings', [])):>8} {r['code']:>4}{'' if ok else '  OVER TARGET'}"
         )
+        marks = ", ".join(f"{stage} {mib:.0f}" for stage, mib in p.get("rss_mib", {}).items())
+        print(f"{'':>6} RSS high-water after each stage (MiB): {marks}")
     counts = {r["queries"] for r in results}
     print(f"query count independent of fleet size: {'yes' if len(counts) == 1 else 'NO'} ({sorted(counts)})")
     if not args.no_demo:

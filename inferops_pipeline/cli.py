@@ -472,10 +472,30 @@ def demo_fleet(
     seed: Annotated[
         int, typer.Option(help="Random seed (the fleet design is fixed; the seed varies noise and names).")
     ] = 7,
+    gpus: Annotated[
+        int | None,
+        typer.Option(
+            help="Instead of the demo: a benchmark-sized fleet of this many GPUs (8-GPU nodes, one cluster `bench`): "
+            "inventory snapshot + 24 h of 30 s OpenMetrics to backfill; no ground truth or metrics snapshot."
+        ),
+    ] = None,
 ) -> None:
     """Write the synthetic fleet: inventory snapshot, metrics snapshot, OpenMetrics for promtool, ground truth."""
-    from inferops_pipeline.demo.fleet import generate, write_fleet
+    from inferops_pipeline.demo.fleet import DEMO_AT, generate, write_fleet
 
+    if gpus is not None:
+        from inferops_pipeline.demo.scale import ScaledFleet, scaled_openmetrics, write_scaled_inventory
+
+        if gpus < 8:
+            raise _fail(f"--gpus {gpus}: at least 8 (one 8-GPU node)")
+        scaled = ScaledFleet(gpus)
+        inventory = write_scaled_inventory(scaled, out / "inventory", end=DEMO_AT, seed=seed)
+        files = list(scaled_openmetrics(scaled, out / "openmetrics", end=DEMO_AT, seed=seed))
+        typer.echo(f"cluster {scaled.cluster}: {scaled.nodes} nodes, {scaled.gpus} GPUs, {scaled.pods} pods")
+        typer.echo(f"  inventory: {inventory}")
+        typer.echo(f"  openmetrics: {len(files)} files in {out / 'openmetrics'}; backfill each with")
+        typer.echo("    promtool tsdb create-blocks-from openmetrics --max-block-duration=72h FILE TSDB_DIR")
+        return
     fleet = generate(seed=seed)
     paths = write_fleet(fleet, out)
     typer.echo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -31,7 +31,7 @@ _JSON_DICTS = frozenset({"engine_facts", "placement", "gpu_resources"})
 def rows_to(cls: type[T], frame: pd.DataFrame) -> list[T]:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     out = []
-    for record in frame.to_dict(orient="records"):
+    for record in _records(frame):
         kwargs: dict[str, Any] = {}
         for name in names:
             if name not in record:
@@ -46,6 +46,12 @@ def rows_to(cls: type[T], frame: pd.DataFrame) -> list[T]:
             kwargs[name] = value
         out.append(cls(**kwargs))
     return out
+
+
+def _records(frame: pd.DataFrame, *, chunk: int = 10_000) -> Iterator[dict[Hashable, Any]]:
+    # Slice by slice: one dict per row for the whole frame at once would double the peak memory of the model stage.
+    for start in range(0, len(frame), chunk):
+        yield from frame.iloc[start : start + chunk].to_dict(orient="records")
 
 
 def to_frame(rows: Iterable[Any], *, extra: dict[str, Any] | None = None) -> pd.DataFrame:

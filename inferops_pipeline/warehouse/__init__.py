@@ -129,11 +129,16 @@ class Warehouse:
         for statement in _statements(sql_text(name)):
             self.con.execute(statement, _bind(statement, params))
 
-    def query(self, name: str, **params: Any) -> pd.DataFrame:
+    def query(self, name: str, *, categorical: bool = False, **params: Any) -> pd.DataFrame:
+        """`categorical`: text columns come back as pandas categories, one Python string per distinct value instead
+        of one per cell (the metrics table has ~50 rows per GPU: ~1M at 20,000 GPUs)."""
         statements = _statements(sql_text(name))
         if len(statements) != 1:
             raise ValueError(f"sql/{name}.sql must hold exactly one query")
-        return self.con.execute(statements[0], _bind(statements[0], params)).df()
+        bound = _bind(statements[0], params)
+        if categorical:
+            return self.con.sql(statements[0], params=bound).to_arrow_table().to_pandas(strings_to_categorical=True)
+        return self.con.execute(statements[0], bound).df()
 
     def scalar(self, name: str, **params: Any) -> Any:
         frame = self.query(name, **params)
@@ -150,8 +155,8 @@ class Warehouse:
             self.con.unregister("incoming")
         return len(incoming)
 
-    def frame_on(self, table: str, assessment_date: date) -> pd.DataFrame:
-        return self.query(f"queries/{table}_on", assessment_date=assessment_date)
+    def frame_on(self, table: str, assessment_date: date, *, categorical: bool = False) -> pd.DataFrame:
+        return self.query(f"queries/{table}_on", categorical=categorical, assessment_date=assessment_date)
 
 
 def open_warehouse(path: Path | str) -> Warehouse:

@@ -188,7 +188,10 @@ def workloads(context: dg.AssetExecutionContext, inferops: InferopsResource) -> 
         nodes = rows_to(GpuNode, wh.frame_on("gpu_nodes", day))
         pods = pod_rows(wh.frame_on("k8s_workloads", day))
         built = build_workloads(
-            pods, nodes, metric_rows(wh.frame_on("metrics", day)), price_pending=_pending_pricer(inferops, nodes)
+            pods,
+            nodes,
+            metric_rows(wh.frame_on("metrics", day, categorical=True)),
+            price_pending=_pending_pricer(inferops, nodes),
         )
         frame = to_frame(built)
         wh.replace_date("workloads", day, frame)
