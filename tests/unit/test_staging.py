@@ -36,11 +36,24 @@ def test_round_trip_with_nested_values_and_empty_tables(tmp_path: Path) -> None:
     )
     staged = staging.read(day=DAY, cluster="a", asset="k8s_inventory")
     assert staged is not None and staged.run_id == "r1"
-    nodes = staged.tables["nodes"]
+    nodes = staged.tables["nodes"].to_pandas()
     assert list(nodes["name"]) == ["n0", "n1", "n2"] and list(nodes["gpus"]) == [0, 1, 2]
     assert list(nodes["ready"]) == [True, False, True]
     assert nodes["labels"][1] == '{"team": "t1"}'
-    assert staged.tables["pods"].empty
+    assert staged.tables["pods"].num_rows == 0
+
+
+def test_combine_concatenates_clusters_into_categories(tmp_path: Path) -> None:
+    staging = Staging(tmp_path)
+    staging.write(day=DAY, cluster="a", asset="m", tables={"t": _frame(2), "empty": pd.DataFrame()})
+    staging.write(day=DAY, cluster="b", asset="m", tables={"t": _frame(3).assign(note="x"), "empty": pd.DataFrame()})
+    parts = [staging.read(day=DAY, cluster=c, asset="m") for c in ("a", "b")]
+    tables = [p.tables for p in parts if p is not None]
+    combined = Staging.combine([t["t"] for t in tables], categorical=True)
+    assert list(combined["name"]) == ["n0", "n1", "n0", "n1", "n2"]
+    assert isinstance(combined["name"].dtype, pd.CategoricalDtype)
+    assert combined["note"].isna().sum() == 2 and (combined["note"] == "x").sum() == 3  # all-null column promoted
+    assert Staging.combine([t["empty"] for t in tables]).empty
 
 
 def test_a_rewrite_swaps_whole_versions_and_clusters_stay_apart(tmp_path: Path) -> None:
@@ -50,7 +63,7 @@ def test_a_rewrite_swaps_whole_versions_and_clusters_stay_apart(tmp_path: Path) 
     staging.write(day=DAY, cluster="a", asset="m", tables={"t": _frame(4)})
     a, b = (staging.read(day=DAY, cluster=c, asset="m") for c in ("a", "b"))
     assert a is not None and b is not None
-    assert len(a.tables["t"]) == 4 and len(b.tables["t"]) == 5
+    assert a.tables["t"].num_rows == 4 and b.tables["t"].num_rows == 5
     assert staging.read(day=date(2026, 12, 1), cluster="a", asset="m") is None
 
 
@@ -66,7 +79,7 @@ def test_a_failed_write_leaves_the_previous_version_live(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match="disk full"):
         staging.write(day=DAY, cluster="a", asset="m", tables={"t": _frame(9), "u": Boom()})
     staged = staging.read(day=DAY, cluster="a", asset="m")
-    assert staged is not None and len(staged.tables["t"]) == 2
+    assert staged is not None and staged.tables["t"].num_rows == 2
 
 
 def test_superseded_versions_are_pruned_only_after_the_grace_period(

@@ -5,6 +5,7 @@ from datetime import date
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
 from inferops_pipeline.defs.convert import markdown_preview, metric_rows, pod_rows, rows_to, to_frame
 from inferops_pipeline.defs.ingest.assets import INVENTORY, METRICS
@@ -16,6 +17,7 @@ from inferops_pipeline.inventory.nodes import NodeFacts
 from inferops_pipeline.sources.kubernetes import KINDS
 from inferops_pipeline.sources.kubernetes import SOURCE as KUBERNETES
 from inferops_pipeline.sources.prometheus import PARTS, coverage_frame, empty_metrics_frame
+from inferops_pipeline.warehouse.staging import Staging
 
 GROUP = "model"
 
@@ -41,7 +43,7 @@ _STAGED = {
 )
 def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
-    tables: dict[str, list[pd.DataFrame]] = {"coverage": []}
+    tables: dict[str, list[pa.Table]] = {"coverage": []}
     missing: dict[str, list[str]] = {}
     staged_runs: dict[str, str] = {}
     for cluster in inferops.settings.clusters:
@@ -50,11 +52,8 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             if staged is None:
                 key = cluster_partition(day.isoformat(), cluster.name)
                 detail = f"not ingested: no {asset} run for partition {key}"
-                tables["coverage"].append(
-                    coverage_frame(
-                        CoverageRow(cluster.name, source, part, CoverageStatus.ERROR, 0, detail) for part in parts
-                    )
-                )
+                rows = (CoverageRow(cluster.name, source, part, CoverageStatus.ERROR, 0, detail) for part in parts)
+                tables["coverage"].append(pa.Table.from_pandas(coverage_frame(rows), preserve_index=False))
                 missing.setdefault(cluster.name, []).append(asset)
                 context.log.error(f"cluster {cluster.name}: {detail}")
                 continue
@@ -62,7 +61,7 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             tables["coverage"].append(staged.tables["coverage"])
             for name in names:
                 tables.setdefault(name, []).append(staged.tables[name])
-    frames = {name: _concat(parts) for name, parts in tables.items()}
+    frames = {name: Staging.combine(parts, categorical=name == "metrics") for name, parts in tables.items()}
     if frames.get("metrics") is None or frames["metrics"].empty:
         frames["metrics"] = empty_metrics_frame()
     coverage = frames.pop("coverage")
@@ -72,7 +71,7 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             wh.replace_date(name, day, frames.get(name, pd.DataFrame()))
         for source, parts, _ in _STAGED.values():
             wh.replace_date("coverage", day, coverage[coverage["source"] == source], source=source, parts=list(parts))
-    degraded = coverage[coverage["status"].isin(["denied", "error"])] if not coverage.empty else coverage
+    degraded = coverage[coverage["status"].isin(["denied", "error"])]
     return dg.MaterializeResult(
         metadata={
             "clusters": len(inferops.settings.clusters),
@@ -82,12 +81,6 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             **{f"{name}_rows": len(frame) for name, frame in frames.items()},
         }
     )
-
-
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    # Frames from clusters with nothing of a kind have no columns; concat would still widen them with NaN rows.
-    kept = [p for p in parts if len(p.columns)]
-    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
 
 
 @dg.asset(
