@@ -339,6 +339,12 @@ class Settings(_Strict):
         "(default: `<warehouse name>.staging/` next to the warehouse file). Ingest runs never open DuckDB, so clusters ingest in parallel "
         "(one run launcher pod each); put it on the same shared volume as the warehouse.",
     )
+    staging_keep_days: int = Field(
+        35,
+        ge=1,
+        description="Days of staged ingest kept (counted back from each date loaded): a date can be re-assessed "
+        "without re-ingesting while its staging is kept; older staging is deleted (the warehouse keeps the rows).",
+    )
     window: str = Field("24h", description="Metrics window ending at the assessment time (e.g. 24h, 7d).")
     at: datetime | None = Field(None, description="Window end (ISO time); default now.")
     clusters: list[ClusterConfig] = Field(min_length=1)

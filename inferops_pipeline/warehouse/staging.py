@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -112,6 +113,23 @@ class Staging:
         if not kept:
             return pd.DataFrame()
         return pa.concat_tables(kept, promote_options="permissive").to_pandas(strings_to_categorical=categorical)
+
+    def has_any(self, day: date) -> bool:
+        return (self.root / day.isoformat()).is_dir()
+
+    def expire(self, *, loaded: date, keep_days: int) -> list[date]:
+        """Delete the staging of dates more than `keep_days` before `loaded`; returns them."""
+        cutoff = loaded - timedelta(days=keep_days)
+        gone = []
+        for folder in self.root.glob("????-??-??"):
+            try:
+                day = date.fromisoformat(folder.name)
+            except ValueError:
+                continue
+            if day < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                gone.append(day)
+        return sorted(gone)
 
     def _prune(self, folder: Path, asset: str, *, keep: str) -> None:
         cutoff = time.time() - KEEP_SUPERSEDED_S

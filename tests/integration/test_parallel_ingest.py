@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -253,3 +254,17 @@ def test_schedule_fans_out_per_cluster_and_fleet_ready_waits_for_every_cluster(d
         assert (
             again.run_requests and ready.run_requests and again.run_requests[0].run_key != ready.run_requests[0].run_key
         )
+
+
+def test_loading_a_date_nobody_ingested_fails_and_keeps_its_rows(demo_dir: Path, tmp_path: Path) -> None:
+    config = _config(demo_dir, tmp_path / "fleet")
+    materialize_date(DAY, resources=_resources(config))
+    before = {table: _table(config, table) for table in TABLES}
+    shutil.rmtree(tmp_path / "fleet" / "wh.staging" / DAY)  # e.g. the staging volume was swapped
+    runs = list(run_date(DAY, resources=_resources(config), stages=DAILY_GROUPS, raise_on_error=False))
+    assert [(r.stage, r.result.success) for r in runs][:2] == [("catalogs", True), ("model", False)]
+    failure = next(e for e in runs[1].result.all_events if e.is_step_failure)
+    assert failure.step_failure_data is not None
+    assert "no cluster has staged ingest for 2026-11-30" in str(failure.step_failure_data.error)
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(_table(config, table), frame)

@@ -103,3 +103,13 @@ def test_cluster_names_stay_one_folder_and_lost_files_are_reported(tmp_path: Pat
     (version / "manifest.json").unlink()
     with pytest.raises(StagingError, match="staged ingest unreadable"):
         staging.read(day=DAY, cluster="../escape", asset="m")
+
+
+def test_staging_older_than_the_keep_window_expires(tmp_path: Path) -> None:
+    staging = Staging(tmp_path)
+    for day in (date(2026, 10, 1), date(2026, 10, 26), date(2026, 11, 30)):
+        staging.write(day=day, cluster="a", asset="m", tables={"t": _frame(1)})
+    (tmp_path / "not-a-date").mkdir()
+    assert staging.expire(loaded=date(2026, 11, 30), keep_days=35) == [date(2026, 10, 1)]
+    assert not staging.has_any(date(2026, 10, 1)) and staging.has_any(date(2026, 10, 26))
+    assert (tmp_path / "not-a-date").is_dir()

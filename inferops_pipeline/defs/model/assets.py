@@ -17,7 +17,7 @@ from inferops_pipeline.inventory.nodes import NodeFacts
 from inferops_pipeline.sources.kubernetes import KINDS
 from inferops_pipeline.sources.kubernetes import SOURCE as KUBERNETES
 from inferops_pipeline.sources.prometheus import PARTS, coverage_frame, empty_metrics_frame
-from inferops_pipeline.warehouse.staging import Staging
+from inferops_pipeline.warehouse.staging import Staging, StagingError
 
 GROUP = "model"
 
@@ -43,12 +43,19 @@ _STAGED = {
 )
 def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
+    staging = inferops.staging
+    if not staging.has_any(day):
+        # Loading nothing would replace the date's rows with "not ingested" for every cluster.
+        raise StagingError(
+            f"{staging.root}: no cluster has staged ingest for {day} (ingest the clusters first; the warehouse rows of "
+            "that date are left as they are)"
+        )
     tables: dict[str, list[pa.Table]] = {"coverage": []}
     missing: dict[str, list[str]] = {}
     staged_runs: dict[str, str] = {}
     for cluster in inferops.settings.clusters:
         for asset, (source, parts, names) in _STAGED.items():
-            staged = inferops.staging.read(day=day, cluster=cluster.name, asset=asset)
+            staged = staging.read(day=day, cluster=cluster.name, asset=asset)
             if staged is None:
                 key = cluster_partition(day.isoformat(), cluster.name)
                 detail = f"not ingested: no {asset} run for partition {key}"
@@ -71,6 +78,7 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             wh.replace_date(name, day, frames.get(name, pd.DataFrame()))
         for source, parts, _ in _STAGED.values():
             wh.replace_date("coverage", day, coverage[coverage["source"] == source], source=source, parts=list(parts))
+    expired = staging.expire(loaded=day, keep_days=inferops.settings.staging_keep_days)
     degraded = coverage[coverage["status"].isin(["denied", "error"])]
     return dg.MaterializeResult(
         metadata={
@@ -78,6 +86,7 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             "not_ingested": dg.MetadataValue.json(missing),
             "degraded_parts": len(degraded),
             "staged_runs": dg.MetadataValue.json(staged_runs),
+            "staging_expired": ", ".join(d.isoformat() for d in expired),
             **{f"{name}_rows": len(frame) for name, frame in frames.items()},
         }
     )
