@@ -370,6 +370,10 @@ class Settings(_Strict):
             seen.add(cluster.name)
         return value
 
+    def staging_for(self, warehouse: Path) -> Path:
+        """`staging`, else `<warehouse name>.staging/` beside the warehouse actually used (tests and --demo move it)."""
+        return self.staging or warehouse.with_name(f"{warehouse.stem}.staging")
+
     def cluster(self, name: str) -> ClusterConfig:
         for cluster in self.clusters:
             if cluster.name == name:

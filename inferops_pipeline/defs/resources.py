@@ -166,8 +166,7 @@ class InferopsResource(dg.ConfigurableResource):
     @property
     def staging(self) -> Staging:
         """Where per-cluster ingest runs leave their tables for the warehouse load (settings `staging`)."""
-        default = self.warehouse_file.with_name(f"{self.warehouse_file.stem}.staging")
-        return Staging(self.settings.staging or default)
+        return Staging(self.settings.staging_for(self.warehouse_file))
 
     def window(self, day: date) -> tuple[datetime, datetime]:
         """Window end: --at, else the config's `at`, else the end of the partition's day (UTC)."""

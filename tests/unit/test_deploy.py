@@ -348,6 +348,8 @@ def test_helm_env_provides_every_variable_the_config_names() -> None:
     warehouse_mount = mounted_dir(settings.warehouse, mounts)
     assert "persistentVolumeClaim" in volume(warehouse_mount["name"], volumes)
     assert not warehouse_mount.get("readOnly")
+    # Each cluster's ingest pod writes staging and the loader reads it: the same shared volume as the warehouse.
+    assert mounted_dir(settings.staging_for(settings.warehouse), mounts)["name"] == warehouse_mount["name"]
 
 
 def test_images_and_versions_line_up() -> None:
@@ -418,6 +420,8 @@ def test_cronjob_command_parses_with_the_real_cli_and_its_config_loads() -> None
     assert Path(params["config"]).name in configmap["data"]
     assert all(c.kubernetes.in_cluster and c.remediator is None for c in settings.clusters)
     assert all(c.prometheus.url for c in settings.clusters)
+    for written in (settings.warehouse, settings.staging_for(settings.warehouse)):
+        assert not mounted_dir(written, mounts).get("readOnly"), f"{written} is not writable"
     assert not mounted_dir(settings.warehouse, mounts).get("readOnly")
     assert mounted_dir(Path("/tmp/x"), mounts)["mountPath"] == "/tmp"
     env = {e["name"] for e in container.get("env", [])}
