@@ -112,9 +112,10 @@ def ready_dates(
             for key in INGEST_KEYS
             if str(cluster_partition(day, name)) not in done[key]
         ]
+        # Any job: the schedule's cluster_ingest runs and ingest partitions materialized from the UI alike carry the
+        # date tag (only date × cluster runs have it; daily runs are tagged `dagster/partition`).
         running = instance.get_runs(
             dg.RunsFilter(
-                job_name=INGEST_JOB_NAME,
                 statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
                 tags={f"dagster/partition/{DATE}": day},
             ),

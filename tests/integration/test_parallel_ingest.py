@@ -26,7 +26,7 @@ import yaml
 from inferops_pipeline.defs.inprocess import materialize_date, run_date
 from inferops_pipeline.defs.partitions import cluster_partition
 from inferops_pipeline.defs.resources import InferopsResource
-from inferops_pipeline.defs.schedules import DAILY_GROUPS, INGEST_JOB_NAME, build_nightly_schedule, fleet_ready
+from inferops_pipeline.defs.schedules import DAILY_GROUPS, build_nightly_schedule, fleet_ready
 from inferops_pipeline.settings import ScheduleConfig
 from inferops_pipeline.warehouse import open_warehouse
 
@@ -229,6 +229,8 @@ def test_schedule_fans_out_per_cluster_and_fleet_ready_waits_for_every_cluster(d
         first = sensor(None)
         assert not first.run_requests and why(first) == "no new cluster ingest"
         ingest("prod-us")
+        tagged = instance.get_runs(dg.RunsFilter(tags={"dagster/partition/date": DAY}))
+        assert tagged, "ingest runs carry the date tag the sensor's in-progress check filters on"
         waiting = sensor(first.cursor)
         assert not waiting.run_requests and "prod-gcp" in why(waiting)
         ingest("prod-gcp")
@@ -239,7 +241,7 @@ def test_schedule_fans_out_per_cluster_and_fleet_ready_waits_for_every_cluster(d
         # A running ingest run for the date holds it (its data is about to change); the record is looked at again.
         queued = instance.add_run(
             dg.DagsterRun(
-                job_name=INGEST_JOB_NAME,
+                job_name="__ASSET_JOB",  # materialized from the UI
                 run_id=str(uuid.uuid4()),
                 status=dg.DagsterRunStatus.STARTED,
                 tags={"dagster/partition/date": DAY},
