@@ -51,7 +51,6 @@ import dagster as dg
 from inferops_pipeline.definitions import ALL_ASSETS
 from inferops_pipeline.defs.partitions import cluster_partition, register_clusters
 from inferops_pipeline.defs.resources import InferopsResource
-from inferops_pipeline.defs.schedules import DAILY_GROUPS, INGEST_JOB_NAME, build_nightly_schedule, fleet_ready
 
 config, cluster, day, go = sys.argv[1:5]
 instance = dg.DagsterInstance.ephemeral()
