@@ -6,8 +6,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -542,16 +541,3 @@ def read_inventory(
         error = f"{first.part}: {first.detail}"
         return InventoryRead(cluster, {kind: [] for kind in kinds}, [rows[k] for k in kinds], error=error)
     return InventoryRead(cluster, objects, [rows[k] for k in kinds])
-
-
-def read_clusters(
-    sources: Mapping[str, InventorySource], *, kinds: Sequence[str] = KINDS, max_workers: int = 4
-) -> dict[str, InventoryRead]:
-    """Read several clusters concurrently (I/O bound); one cluster failing never stops the others."""
-    if not sources:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(sources))), thread_name_prefix="k8s") as pool:
-        futures = {
-            name: pool.submit(read_inventory, source, cluster=name, kinds=kinds) for name, source in sources.items()
-        }
-        return {name: future.result() for name, future in futures.items()}

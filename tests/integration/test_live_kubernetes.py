@@ -22,7 +22,6 @@ from inferops_pipeline.sources.kubernetes import (
     AccessDenied,
     LiveInventory,
     SnapshotInventory,
-    read_clusters,
     read_inventory,
     write_snapshot,
 )
@@ -176,10 +175,14 @@ def test_unauthorized_cluster_is_an_error(tmp_path: Path, api: FakeKubeApi) -> N
     assert read.error.startswith("nodes: unauthorized (HTTP 401")
 
 
-def test_two_clusters_one_down(tmp_path: Path, api: FakeKubeApi) -> None:
+def test_a_down_cluster_is_one_clear_error(tmp_path: Path, api: FakeKubeApi) -> None:
+    # Each cluster is its own ingest run (date × cluster partitions), so a down one cannot stop another.
     down = live(tmp_path, unused_url(), config={"connect_timeout_s": 0.5, "retries": 1})
     started = time.monotonic()
-    reads = read_clusters({"prod-us": live(tmp_path, api, cluster="prod-us"), "prod-eu": down})
+    reads = {
+        "prod-us": read_inventory(live(tmp_path, api, cluster="prod-us"), cluster="prod-us"),
+        "prod-eu": read_inventory(down, cluster="prod-eu"),
+    }
     assert time.monotonic() - started < 5
     assert not reads["prod-us"].error and len(reads["prod-us"].objects["pods"]) == 21
     assert reads["prod-eu"].error.startswith("nodes: API server failed after 2 attempts (NewConnectionError: ")
