@@ -82,12 +82,14 @@ def test_schedule_runs_clusters_in_parallel_then_the_sensor_assesses(stack: tupl
         # submit its run requests — here through the webserver, as the UI's "launch" would.
         schedule = build_nightly_schedule(ScheduleConfig())
         tick = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-        context = dg.build_schedule_context(
+        # As a context manager: the context opens its own instance from the ref, and only its exit resets Dagster's
+        # process-wide "current instance storage" (left set, a later dg.materialize finds a dead instance).
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=tick,
             resources={"inferops": InferopsResource(config_path=str(root / "inferops.yaml"))},
-        )
-        requests = schedule(context)
+        ) as context:
+            requests = schedule(context)
         assert isinstance(requests, list) and len(requests) == len(CLUSTERS)
         client = DagsterGraphQLClient("127.0.0.1", port_number=dagster.port)
         for request in requests:

@@ -204,9 +204,10 @@ def test_schedule_fans_out_per_cluster_and_fleet_ready_waits_for_every_cluster(d
     with dg.instance_for_test() as instance:
         tick = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
         schedule = build_nightly_schedule(ScheduleConfig())
-        requests = schedule(
-            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick, resources=resources)
-        )
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=tick, resources=resources
+        ) as context:
+            requests = schedule(context)
         assert isinstance(requests, list)
         assert {(r.run_key, r.partition_key) for r in requests} == {
             (f"{DAY}/{c}", str(cluster_partition(DAY, c))) for c in CLUSTERS
@@ -214,7 +215,8 @@ def test_schedule_fans_out_per_cluster_and_fleet_ready_waits_for_every_cluster(d
         assert sorted(instance.get_dynamic_partitions("clusters")) == sorted(CLUSTERS)
 
         def sensor(cursor: str | None) -> dg.SensorResult:
-            result = fleet_ready(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+            with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+                result = fleet_ready(context)
             assert isinstance(result, dg.SensorResult)
             return result
 
