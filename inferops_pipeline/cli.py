@@ -72,8 +72,7 @@ def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
     resources = {
         "inferops": InferopsResource(config_path=str(config_path), at=at.isoformat(), warehouse_path=str(warehouse))
     }
-    with err.status("assessing…") as status:
-        status.update("[bold]ingest[/]…")
+    with err.status("assessing…"):
         for run in run_date(
             partition,
             resources=resources,
@@ -93,7 +92,6 @@ def _run_graph(config_path: Path, warehouse: Path, at: datetime) -> str:
                 err.print(f"[bold red]error:[/] {run.stage} failed: {message}")
                 raise typer.Exit(1)
             err.print(f"[green]✓[/] {run.stage}")
-            status.update("[bold]…[/]")
     return partition
 
 

@@ -65,7 +65,8 @@ def build_nightly_schedule(config: ScheduleConfig) -> dg.ScheduleDefinition:
     return _nightly
 
 
-nightly_schedule = build_nightly_schedule(schedule_config())
+_CONFIG = schedule_config()  # read once at code load; schedule and sensor are switched on and off together
+nightly_schedule = build_nightly_schedule(_CONFIG)
 
 
 def _new_ingest_records(instance: dg.DagsterInstance, cursor: int) -> list[dg.EventLogRecord]:
@@ -134,7 +135,7 @@ def ready_dates(
     name="fleet_ready",
     job=nightly_job,
     minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING if schedule_config().enabled else dg.DefaultSensorStatus.STOPPED,
+    default_status=dg.DefaultSensorStatus.RUNNING if _CONFIG.enabled else dg.DefaultSensorStatus.STOPPED,
     description="Launches the nightly assessment of a date once every configured cluster's ingest for it has "
     "materialized (and again when a cluster is re-ingested). Reads the event log only, never DuckDB.",
 )

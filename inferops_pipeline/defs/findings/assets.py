@@ -49,9 +49,7 @@ def findings(context: dg.AssetExecutionContext, inferops: InferopsResource) -> d
             nodes=rows_to(GpuNode, wh.frame_on("gpu_nodes", day)),
             catalogs=catalogs,
             thresholds=settings.thresholds,
-            as_of=inferops.window(date.fromisoformat(context.partition_key))[
-                1
-            ],  # durations (pending since) end at the window end
+            as_of=inferops.window(day)[1],  # durations (pending since) end at the window end
         )
         first_seen = {
             str(r["finding_id"]): r["first_seen"]

@@ -4,7 +4,6 @@ from collections import Counter
 from datetime import date
 
 import dagster as dg
-import pandas as pd
 import pyarrow as pa
 
 from inferops_pipeline.defs.convert import markdown_preview, metric_rows, pod_rows, rows_to, to_frame
@@ -16,7 +15,7 @@ from inferops_pipeline.inventory.build import PendingPrice, PendingPricer, build
 from inferops_pipeline.inventory.nodes import NodeFacts
 from inferops_pipeline.sources.kubernetes import KINDS
 from inferops_pipeline.sources.kubernetes import SOURCE as KUBERNETES
-from inferops_pipeline.sources.prometheus import PARTS, coverage_frame, empty_metrics_frame
+from inferops_pipeline.sources.prometheus import PARTS, coverage_frame
 from inferops_pipeline.warehouse.staging import Staging, StagingError
 
 GROUP = "model"
@@ -50,7 +49,7 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             f"{staging.root}: no cluster has staged ingest for {day} (ingest the clusters first; the warehouse rows of "
             "that date are left as they are)"
         )
-    tables: dict[str, list[pa.Table]] = {"coverage": []}
+    tables: dict[str, list[pa.Table]] = {name: [] for _, _, names in _STAGED.values() for name in ("coverage", *names)}
     missing: dict[str, list[str]] = {}
     staged_runs: dict[str, str] = {}
     for cluster in inferops.settings.clusters:
@@ -67,15 +66,13 @@ def fleet_ingest(context: dg.AssetExecutionContext, inferops: InferopsResource) 
             staged_runs[f"{cluster.name}/{asset}"] = staged.run_id
             tables["coverage"].append(staged.tables["coverage"])
             for name in names:
-                tables.setdefault(name, []).append(staged.tables[name])
+                tables[name].append(staged.tables[name])
     frames = {name: Staging.combine(parts, categorical=name == "metrics") for name, parts in tables.items()}
-    if frames.get("metrics") is None or frames["metrics"].empty:
-        frames["metrics"] = empty_metrics_frame()
     coverage = frames.pop("coverage")
     with inferops.warehouse() as wh, wh.transaction():  # every cluster's rows of the date, or none
-        wh.replace_date("raw_k8s_objects", day, frames.get("raw_k8s_objects", pd.DataFrame()), kinds=list(KINDS))
+        wh.replace_date("raw_k8s_objects", day, frames["raw_k8s_objects"], kinds=list(KINDS))
         for name in ("k8s_nodes", "k8s_workloads", "metrics"):
-            wh.replace_date(name, day, frames.get(name, pd.DataFrame()))
+            wh.replace_date(name, day, frames[name])
         for source, parts, _ in _STAGED.values():
             wh.replace_date("coverage", day, coverage[coverage["source"] == source], source=source, parts=list(parts))
     expired = staging.expire(loaded=day, keep_days=inferops.settings.staging_keep_days)
